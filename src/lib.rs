@@ -1,0 +1,1 @@
+//! tiny-cloud: the first-boot bootstrapper for Alpine cloud images.
