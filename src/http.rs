@@ -124,8 +124,9 @@ pub fn send<S: Read + Write>(
     };
     set_timeout(&stream, Some(remaining()?))?;
     let mut reader = BufReader::new(stream);
-    reader.get_mut().write_all(head.as_bytes())?;
-    reader.get_mut().write_all(req.body)?;
+    let mut whole = head.into_bytes();
+    whole.extend_from_slice(req.body);
+    reader.get_mut().write_all(&whole)?;
     reader.get_mut().flush()?;
 
     let mut head_len = 0;
