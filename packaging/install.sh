@@ -12,7 +12,7 @@
 # default is plain).
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "$(dirname "$0")" && pwd -P)
 
 usage() {
 	echo "usage: $0 [--only PART[,PART...]] DESTDIR BINARY [openrc|systemd|both|none]" >&2
