@@ -972,3 +972,167 @@ fn man_pages_format_without_warnings() {
         );
     }
 }
+
+/// A stand-in for cargo that "builds" in a blink: the binary it leaves is a
+/// shell script that answers --version with the features it was given,
+/// padded to a size chosen per feature set. FAKE_WRONG=<cloud> makes that
+/// cloud's binary claim an extra cloud; FAKE_BIG=<set> makes that set's
+/// binary 1 MiB + 1 byte, over every budget.
+const FAKE_CARGO: &str = r#"#!/bin/sh
+set -eu
+td= features= manifest=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --target-dir) td=$2; shift ;;
+    --features) features=$2; shift ;;
+    --manifest-path) manifest=$2; shift ;;
+    esac
+    shift
+done
+mkdir -p "$td/release"
+if [ -n "$manifest" ]; then
+    head -c 1000 /dev/zero >"$td/release/empty-main"
+    exit 0
+fi
+set_name=${features:-all}
+clouds=${features:-$FAKE_ALL}
+[ "${FAKE_WRONG:-}" != "$set_name" ] || clouds="$clouds gcp"
+out=$td/release/tiny-cloud
+printf '#!/bin/sh\necho "tiny-cloud 0.1.0 (clouds: %s)"\nexit 0\n' "$clouds" >"$out"
+size=$(( 2000 + ${#set_name} ))
+[ "${FAKE_BIG:-}" != "$set_name" ] || size=1048577
+head -c "$((size - $(wc -c <"$out")))" /dev/zero >>"$out"
+chmod 755 "$out"
+"#;
+
+fn sizes_env(tmp: &Path, cmd: &mut Command) {
+    let cargo = tmp.join("fake-cargo");
+    if !cargo.exists() {
+        fs::write(&cargo, FAKE_CARGO).unwrap();
+        fs::set_permissions(&cargo, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    cmd.env("CARGO", &cargo)
+        .env("STRIP", "true")
+        .env("FAKE_ALL", clouds().join(" "))
+        .env("PACKAGING_TARGET_DIR", tmp.join("target"))
+        .env("FEATURES_MD", tmp.join("features.md"))
+        .env_remove("SIZES_TOLERANCE");
+}
+
+#[test]
+fn sizes_sh_writes_and_checks_the_table() {
+    let tmp = TempDir::new("sizes");
+    let doc = tmp.path().join("features.md");
+    fs::write(
+        &doc,
+        "# intro\n\n<!-- sizes:begin -->\nold table\n<!-- sizes:end -->\n\ntail\n",
+    )
+    .unwrap();
+    let sizes = |args: &[&str], extra: &[(&str, &str)]| {
+        let mut cmd = Command::new(packaging("sizes.sh"));
+        cmd.args(args);
+        sizes_env(tmp.path(), &mut cmd);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        run(&mut cmd)
+    };
+
+    let out = sizes(&["--check"], &[]);
+    assert!(!out.status.success(), "an old table must be stale");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stale"));
+
+    let out = sizes(&[], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = fs::read_to_string(&doc).unwrap();
+    assert!(
+        text.starts_with("# intro\n\n<!-- sizes:begin -->\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("<!-- sizes:end -->\n\ntail\n"), "{text}");
+    assert!(!text.contains("old table"));
+    assert!(
+        text.contains("| empty `fn main() {}` | 1000 | 1.0 | 0 (+0.0 KiB) | — |"),
+        "{text}"
+    );
+    for cloud in clouds() {
+        let bytes = 2000 + cloud.len();
+        let row = format!("| {cloud} | {bytes} | ");
+        assert!(text.contains(&row), "no row {row} in {text}");
+        assert!(
+            text.contains(&format!("| {} (+", bytes - 1000)),
+            "delta for {cloud}"
+        );
+        assert!(
+            text.contains(&format!("| tiny-cloud-{cloud} |")),
+            "APK name for {cloud}"
+        );
+    }
+    assert!(text.contains("| all (default) | 2003 | "), "{text}");
+
+    let out = sizes(&["--check"], &[]);
+    assert!(
+        out.status.success(),
+        "fresh table: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A few bytes of drift: stale unless within SIZES_TOLERANCE.
+    let drifted = text.replace("| all (default) | 2003 | ", "| all (default) | 2008 | ");
+    fs::write(&doc, &drifted).unwrap();
+    assert!(!sizes(&["--check"], &[]).status.success());
+    assert!(
+        sizes(&["--check"], &[("SIZES_TOLERANCE", "10")])
+            .status
+            .success()
+    );
+    assert!(
+        !sizes(&["--check"], &[("SIZES_TOLERANCE", "2")])
+            .status
+            .success()
+    );
+    fs::write(&doc, &text).unwrap();
+
+    // Over budget: a warning when writing, a failure when checking.
+    let first = &clouds()[0];
+    let out = sizes(&[], &[("FAKE_BIG", first.as_str())]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("WARNING: {first} binary is 1048577 bytes")),
+        "{err}"
+    );
+    assert!(
+        !sizes(&["--check"], &[("FAKE_BIG", first.as_str())])
+            .status
+            .success()
+    );
+    let out = sizes(&[], &[("FAKE_BIG", "all")]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WARNING: all-clouds binary"));
+}
+
+#[test]
+fn build_clouds_refuses_a_binary_with_the_wrong_clouds() {
+    let tmp = TempDir::new("build-wrong");
+    let first = clouds()[0].clone();
+    let mut cmd = Command::new(packaging("build-clouds.sh"));
+    cmd.arg(tmp.path().join("bin")).arg(&first);
+    sizes_env(tmp.path(), &mut cmd);
+    run_ok(&mut cmd);
+
+    let mut cmd = Command::new(packaging("build-clouds.sh"));
+    cmd.arg(tmp.path().join("bin"))
+        .arg(&first)
+        .env("FAKE_WRONG", &first);
+    sizes_env(tmp.path(), &mut cmd);
+    let out = run(&mut cmd);
+    assert!(
+        !out.status.success(),
+        "a {first} build that has gcp too must be refused"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected"));
+}
