@@ -695,7 +695,11 @@ fn apkbuild_tracks_cargo_and_the_contract() {
         text.contains("provides=\"$pkgname-cloud=$pkgver-r$pkgrel\""),
         "cloud packages must be alternatives"
     );
-    assert!(text.contains("--no-default-features") || text.contains("build-clouds.sh"));
+    // Single-cloud builds from the vendored lock only (abuild runs offline).
+    assert!(
+        text.contains("CARGO_FLAGS=\"--frozen\"") && text.contains("packaging/build-clouds.sh"),
+        "build() must build every cloud through build-clouds.sh with --frozen"
+    );
 }
 
 /// Runs the APKBUILD's package functions the way abuild would (sourced,
