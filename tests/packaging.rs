@@ -869,7 +869,6 @@ fn compiled_clouds() -> Vec<&'static str> {
 }
 
 #[test]
-#[ignore = "needs --version from the main branch"]
 fn installed_binary_reports_its_version_and_clouds() {
     let tmp = TempDir::new("version");
     let dest = tmp.path().join("root");
@@ -885,7 +884,6 @@ fn installed_binary_reports_its_version_and_clouds() {
 }
 
 #[test]
-#[ignore = "needs the multi-call imds client from the main branch"]
 fn imds_link_runs_the_client() {
     let tmp = TempDir::new("imds");
     let dest = tmp.path().join("root");
