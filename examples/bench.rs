@@ -32,6 +32,7 @@ fn main() {
     let mut full = Vec::new();
     let mut per_phase = vec![Vec::new(); 4];
     let mut noop = Vec::new();
+    let mut baseline = Vec::new();
     for _ in 0..runs {
         let root = bench_root();
         let mut total = Duration::ZERO;
@@ -42,6 +43,10 @@ fn main() {
         }
         full.push(total);
         noop.push(run(bin, &root, &imds, "main", None));
+        // What spawning any process costs here, to read the figures against.
+        let start = Instant::now();
+        let _ = Command::new("/bin/true").status();
+        baseline.push(start.elapsed());
     }
     println!("tiny-cloud bench: {runs} runs of {bin}");
     report("four phases", &mut full);
@@ -49,6 +54,7 @@ fn main() {
         report(&format!("  {phase}"), &mut per_phase[i]);
     }
     report("no-op phase", &mut noop);
+    report("/bin/true", &mut baseline);
 
     if Path::new("/usr/bin/time").exists() {
         let root = bench_root();

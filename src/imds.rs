@@ -166,7 +166,10 @@ impl Imds {
         let give_up = Instant::now() + self.deadline;
         let mut backoff = Duration::from_millis(50);
         loop {
-            let attempt_end = (Instant::now() + ATTEMPT_TIMEOUT).min(give_up);
+            // Even IMDS_DEADLINE=0 gets one real attempt.
+            let now = Instant::now();
+            let left = give_up.saturating_duration_since(now).max(Duration::from_millis(500));
+            let attempt_end = now + ATTEMPT_TIMEOUT.min(left);
             let outcome = self.attempt(&req, attempt_end);
             let retry_reason = match &outcome {
                 Ok(r) if r.status >= 500 || r.status == 429 => format!("HTTP {}", r.status),
