@@ -136,7 +136,7 @@ impl Config {
 }
 
 /// The parsed user-data of this run, read once and kept in `ctx`. The first
-/// caller in a phase logs the warnings; a bad document is the caller's error.
+/// caller in main logs the warnings; a bad document is the caller's error.
 pub fn load(ctx: &mut Ctx) -> Result<Rc<Config>> {
     if let Some(config) = &ctx.config {
         return Ok(Rc::clone(config));
@@ -174,8 +174,11 @@ pub fn load(ctx: &mut Ctx) -> Result<Rc<Config>> {
         }
         _ => Config::default(),
     };
-    for w in &config.warnings {
-        ctx.warn(w);
+    // Main already said it; final parses again but need not repeat it.
+    if ctx.phase != Phase::Final {
+        for w in &config.warnings {
+            ctx.warn(w);
+        }
     }
     let config = Rc::new(config);
     ctx.config = Some(Rc::clone(&config));
