@@ -25,6 +25,22 @@ const TOP_KEYS: &[&str] = &[
     "autoinstall",
 ];
 
+/// cloud-init user keys we do not act on: said once, not an error, so a
+/// cloud-config written for cloud-init still boots.
+const IGNORED_USER_KEYS: &[&str] = &[
+    "passwd",
+    "hashed_passwd",
+    "plain_text_passwd",
+    "uid",
+    "expiredate",
+    "inactive",
+    "ssh_import_id",
+    "ssh_redirect_user",
+    "create_groups",
+    "selinux_user",
+    "snapuser",
+];
+
 const USER_KEYS: &[&str] = &[
     "name",
     "gecos",
@@ -91,6 +107,7 @@ pub fn config(text: &str) -> Result<Config, Vec<String>> {
             )),
         }
     }
+    c.warnings.append(&mut p.warnings);
     if p.errors.is_empty() {
         Ok(c)
     } else {
@@ -102,6 +119,7 @@ pub fn config(text: &str) -> Result<Config, Vec<String>> {
 #[derive(Default)]
 struct P {
     errors: Vec<String>,
+    warnings: Vec<String>,
 }
 
 type Pairs<'a> = Vec<(&'a str, &'a Node)>;
@@ -147,7 +165,12 @@ impl P {
     fn record<'a>(&mut self, node: &'a Node, path: &str, known: &[&str]) -> Option<Pairs<'a>> {
         let pairs = self.map(node, path)?;
         for (k, v) in &pairs {
-            if !known.contains(k) {
+            if known == USER_KEYS && IGNORED_USER_KEYS.contains(k) {
+                self.warnings.push(format!(
+                    "{path}.{k}: not supported; ignored (line {})",
+                    v.line
+                ));
+            } else if !known.contains(k) {
                 self.err(
                     &format!("{path}.{}", k.escape_debug()),
                     v,
@@ -888,6 +911,16 @@ mod tests {
         assert!(
             e.iter()
                 .any(|x| x.starts_with("users[2].colour: unknown key"))
+        );
+    }
+
+    #[test]
+    fn cloud_init_user_keys_are_warnings() {
+        let c = ok("users:\n  - name: a\n    passwd: $6$x\n    uid: 1234\n");
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert_eq!(
+            c.warnings[0],
+            "users[0].passwd: not supported; ignored (line 3)"
         );
     }
 
