@@ -168,7 +168,9 @@ impl Imds {
         loop {
             // Even IMDS_DEADLINE=0 gets one real attempt.
             let now = Instant::now();
-            let left = give_up.saturating_duration_since(now).max(Duration::from_millis(500));
+            let left = give_up
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(500));
             let attempt_end = now + ATTEMPT_TIMEOUT.min(left);
             let outcome = self.attempt(&req, attempt_end);
             let retry_reason = match &outcome {
