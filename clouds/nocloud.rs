@@ -335,15 +335,13 @@ fn run_captured(program: &str, args: &[&str]) -> Result<()> {
         .stderr(Stdio::piped())
         .output()
         .map_err(|e| exec::spawn_error(program, e))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let err = exec::check_status(program, args, out.status).unwrap_err();
-    let said = String::from_utf8_lossy(&out.stderr);
-    match said.lines().map(str::trim).find(|l| !l.is_empty()) {
-        Some(line) => Err(Error::msg(format!("{err}: {line}"))),
-        None => Err(err),
-    }
+    exec::check_status(program, args, out.status).map_err(|err| {
+        let said = String::from_utf8_lossy(&out.stderr);
+        match said.lines().map(str::trim).find(|l| !l.is_empty()) {
+            Some(line) => Error::msg(format!("{err}: {line}")),
+            None => err,
+        }
+    })
 }
 
 /// A fresh private directory under `$ROOT/run/tiny-cloud` to mount on.

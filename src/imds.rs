@@ -256,3 +256,43 @@ impl Imds {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        let env = [("ROOT", "/nonexistent-tiny-cloud-root")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(&env).expect("settings")
+    }
+
+    #[test]
+    fn urls() {
+        let s = settings();
+        let i = Imds::from_url("http://10.0.0.1:8000/seed/", &s).unwrap();
+        assert_eq!(
+            (i.host.as_str(), i.port, i.base.as_str()),
+            ("10.0.0.1", 8000, "/seed/")
+        );
+        let i = Imds::from_url("http://seed.example", &s).unwrap();
+        assert_eq!((i.port, i.base.as_str()), (80, "/"));
+        let i = Imds::from_url("http://[fd00::1]/a/b", &s).unwrap();
+        assert_eq!((i.host.as_str(), i.base.as_str()), ("fd00::1", "/a/b/"));
+        for bad in [
+            "https://h/",
+            "ftp://h/",
+            "http://h/a b/",
+            "http://h/a\r\nX: y/",
+            "http://h/?q=1",
+            "http://h/#frag",
+            "http://user@h/",
+            "http://h:port/",
+            "http:///path",
+        ] {
+            assert!(Imds::from_url(bad, &s).is_err(), "{bad}");
+        }
+    }
+}
