@@ -8,6 +8,8 @@
 
 #[path = "../tests/support/fixture.rs"]
 mod fixture;
+// Shared with the tests, which use the parts an example does not.
+#[allow(dead_code)]
 #[path = "../tests/support/mock_imds.rs"]
 mod mock_imds;
 

@@ -112,6 +112,9 @@ fn run(matches: &clap::ArgMatches) -> Result<()> {
         return Err(Error::msg("nothing to do"));
     };
     if name == "autodetect" {
+        for w in &settings.warnings {
+            eprintln!("tiny-cloud: {w}");
+        }
         let root = Root::new(settings.root.clone());
         println!("{}", crate::cloud::effective_name(&settings, &root));
         return Ok(());
