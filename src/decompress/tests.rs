@@ -190,6 +190,14 @@ fn error_messages_name_the_format_and_cause() {
         msg(Format::Xz, &fixture("sha256.xz")),
         "xz: unsupported integrity check (SHA-256)"
     );
+    let window = fixture("window.zst");
+    assert_eq!(maybe_decompress(&window, LIMIT).unwrap(), HELLO);
+    assert_eq!(
+        decompress(Format::Zstd, &window, 1 << 20)
+            .unwrap_err()
+            .to_string(),
+        "zstd: unsupported window size"
+    );
     let zst = fixture("hello.zst");
     assert_eq!(
         msg(Format::Zstd, &zst[..zst.len() - 1]),

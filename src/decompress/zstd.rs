@@ -8,6 +8,7 @@ use super::Kind;
 use super::check::xxh64;
 use super::out::Out;
 use ruzstd::decoding::StreamingDecoder;
+use ruzstd::decoding::errors::FrameDecoderError;
 use std::io::Read;
 
 /// zstd at default levels uses windows of at most 8 MiB even for small
@@ -37,8 +38,15 @@ pub(crate) fn decode(d: &[u8], out: &mut Out) -> Result<(), Kind> {
         }
         let frame_start = out.len();
         let mut src = rest;
-        let mut dec = StreamingDecoder::new_with_max_window_size(&mut src, max_window)
-            .map_err(|_| Kind::Corrupt("invalid frame header"))?;
+        let mut dec = match StreamingDecoder::new_with_max_window_size(&mut src, max_window) {
+            Ok(dec) => dec,
+            // Valid but needs more memory than we allow (zstd --long, --ultra).
+            Err(FrameDecoderError::WindowSizeTooBig { .. }) => {
+                return Err(Kind::Unsupported("window size"));
+            }
+            Err(_) if rest.len() < 18 => return Err(Kind::Truncated),
+            Err(_) => return Err(Kind::Corrupt("invalid frame header")),
+        };
         loop {
             match dec.read(&mut chunk) {
                 Ok(0) => break,
