@@ -134,7 +134,9 @@ pub fn decompress(format: Format, data: &[u8], limit: usize) -> Result<Vec<u8>, 
     }
 }
 
-/// Decompress `data` if it starts with a known magic; otherwise return it as is.
+/// Decompress `data` if it starts with a known magic; otherwise return it as
+/// is (`limit` bounds only decompressed output: capping what was fetched is
+/// the caller's job).
 pub fn maybe_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
     match detect(data) {
         Some(format) => decompress(format, data, limit),

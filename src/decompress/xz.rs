@@ -6,8 +6,8 @@
 //! walk its structure (block headers and LZMA2 chunk headers, which carry
 //! the unpacked size of every chunk) and refuse it if the sizes add up to
 //! more than the limit; lzma-rs stops each chunk at its declared size, so
-//! the sum is a hard bound. Peak memory is then about twice the limit (the
-//! block buffer plus the output).
+//! the sum is a hard bound. Peak memory is then at most about three times
+//! the limit (lzma-rs's window, its block copy, and our output).
 
 use super::Kind;
 use super::check::crc32;
