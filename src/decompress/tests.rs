@@ -235,3 +235,14 @@ fn lzma_detection_requires_a_sane_header() {
     huge_size[11] = 0x40;
     assert_eq!(detect(&huge_size), None);
 }
+
+#[test]
+fn fuzz_regressions() {
+    // Each once made a dependency panic (overflow checks) before we
+    // validated the structure it trips on.
+    for (name, format) in [("fuzz-xz-backward-size.xz", Format::Xz)] {
+        let data = fixture(name);
+        assert_eq!(detect(&data), Some(format));
+        assert!(maybe_decompress(&data, 1 << 20).is_err(), "{name}");
+    }
+}

@@ -206,9 +206,19 @@ fn scan_stream(d: &[u8], budget: usize) -> Result<usize, Kind> {
     }
     let padding = (4 - (pos - index_start) % 4) % 4;
     take(d, &mut pos, padding + 4)?;
+    let index_len = (pos - index_start) as u64;
     let footer = take(d, &mut pos, 12)?;
-    if &footer[10..] != b"YZ" {
+    if &footer[10..] != b"YZ" || footer[8..10] != header[6..8] {
         return Err(Kind::Corrupt("bad stream footer"));
+    }
+    if crc32(0, &footer[4..10]).to_le_bytes() != footer[..4] {
+        return Err(Kind::Corrupt("footer CRC mismatch"));
+    }
+    // lzma-rs computes (backward_size + 1) * 4 in u32, which overflows (a
+    // panic in debug builds) on a crafted footer: check it here first.
+    let backward = u32::from_le_bytes([footer[4], footer[5], footer[6], footer[7]]);
+    if (backward as u64 + 1) * 4 != index_len {
+        return Err(Kind::Corrupt("index size mismatch"));
     }
     Ok(pos)
 }
