@@ -240,7 +240,8 @@ fn lzma_detection_requires_a_sane_header() {
 fn fuzz_regressions() {
     // Each once made a dependency panic (overflow checks) before we
     // validated the structure it trips on.
-    for (name, format) in [("fuzz-xz-backward-size.xz", Format::Xz)] {
+    const FOUND: &[(&str, Format)] = &[("fuzz-xz-backward-size.xz", Format::Xz)];
+    for &(name, format) in FOUND {
         let data = fixture(name);
         assert_eq!(detect(&data), Some(format));
         assert!(maybe_decompress(&data, 1 << 20).is_err(), "{name}");
