@@ -173,42 +173,13 @@ fn bootstrap(settings: &Settings, state: &str) -> Result<()> {
     Ok(())
 }
 
-/// Where each service goes: `boot` in the boot runlevel, the rest in default.
-const SERVICES: [(&str, &str); 4] = [
-    ("tiny-cloud-boot", "boot"),
-    ("tiny-cloud-early", "default"),
-    ("tiny-cloud-main", "default"),
-    ("tiny-cloud-final", "default"),
-];
-
 fn runlevels(settings: &Settings, enable: bool) -> Result<()> {
     let root = Root::new(settings.root.clone());
-    let runlevels = root.path("/etc/runlevels");
-    if let Ok(levels) = std::fs::read_dir(&runlevels) {
-        for level in levels.flatten() {
-            let Ok(entries) = std::fs::read_dir(level.path()) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
-                if is_link
-                    && entry
-                        .file_name()
-                        .to_string_lossy()
-                        .starts_with("tiny-cloud")
-                {
-                    root.remove_file(&entry.path())?;
-                }
-            }
-        }
-    }
     if enable {
-        for (service, level) in SERVICES {
-            let link = runlevels.join(level).join(service);
-            root.symlink(&format!("/etc/init.d/{service}"), &link)?;
-        }
+        crate::runlevels::enable(&root)
+    } else {
+        crate::runlevels::remove(&root)
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod imds_cli;
 pub mod log;
 pub mod phase;
 pub mod root;
+pub mod runlevels;
 pub mod settings;
 pub mod userdata;
 pub mod userdb;

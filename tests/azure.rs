@@ -134,36 +134,14 @@ fn imds_client_aliases_and_raw_paths() {
 fn full_first_boot() {
     let (root, fakes, imds) = setup("azure-boot", Some(SCRIPT));
     let log = first_boot_ok(&tc(&root, &fakes, &imds));
-    for action in [
-        "save_userdata",
-        "create_default_user",
-        "set_hostname",
-        "set_ssh_keys",
-        "run_userdata",
-        "bootstrap_complete",
-    ] {
-        assert!(log.contains(&format!("{action}: done")), "{action}\n{log}");
-    }
-    assert_eq!(root.read("var/lib/cloud/.autodetect"), "azure\n");
-    assert_eq!(
-        std::fs::read(root.path("var/lib/cloud/user-data")).unwrap(),
-        SCRIPT
-    );
-    assert_eq!(root.read("etc/hostname").trim(), "alpine-azure");
-    let hosts = root.read("etc/hosts");
-    assert!(
-        hosts.contains("127.0.1.1\talpine-azure alpine-azure\n"),
-        "{hosts}"
-    );
-    assert_eq!(
-        root.read("home/alpine/.ssh/authorized_keys"),
-        "ssh-ed25519 AAAAalice alice@example\nssh-ed25519 AAAAbob bob@example\n"
-    );
-    assert!(
-        root.read("var/log/user-data.log")
-            .contains("hello from azure")
-    );
-    assert!(root.exists("var/lib/cloud/.bootstrap-complete"));
+    let want = support::Booted {
+        cloud: "azure",
+        fqdn: "alpine-azure",
+        keys: "ssh-ed25519 AAAAalice alice@example\nssh-ed25519 AAAAbob bob@example\n",
+        script: SCRIPT,
+        output: "hello from azure",
+    };
+    support::assert_booted(&root, &log, &want);
     assert_eq!(imds.rejected(), 0);
 }
 

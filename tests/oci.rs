@@ -68,33 +68,14 @@ fn imds_client_aliases_and_raw_paths() {
 fn full_first_boot() {
     let (root, fakes, imds) = setup("oci-boot", Some(SCRIPT));
     let log = first_boot_ok(&tc(&root, &fakes, &imds));
-    for action in [
-        "save_userdata",
-        "create_default_user",
-        "set_hostname",
-        "set_ssh_keys",
-        "run_userdata",
-        "bootstrap_complete",
-    ] {
-        assert!(log.contains(&format!("{action}: done")), "{action}\n{log}");
-    }
-    assert_eq!(root.read("var/lib/cloud/.autodetect"), "oci\n");
-    assert_eq!(
-        std::fs::read(root.path("var/lib/cloud/user-data")).unwrap(),
-        SCRIPT
-    );
-    assert_eq!(root.read("etc/hostname").trim(), "alpine-oci");
-    let hosts = root.read("etc/hosts");
-    assert!(
-        hosts.contains("127.0.1.1\talpine-oci alpine-oci\n"),
-        "{hosts}"
-    );
-    assert_eq!(root.read("home/alpine/.ssh/authorized_keys"), KEYS);
-    assert!(
-        root.read("var/log/user-data.log")
-            .contains("hello from oci")
-    );
-    assert!(root.exists("var/lib/cloud/.bootstrap-complete"));
+    let want = support::Booted {
+        cloud: "oci",
+        fqdn: "alpine-oci",
+        keys: KEYS,
+        script: SCRIPT,
+        output: "hello from oci",
+    };
+    support::assert_booted(&root, &log, &want);
     assert_eq!(imds.rejected(), 0);
 }
 

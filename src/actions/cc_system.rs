@@ -375,7 +375,7 @@ pub fn userdata_autoinstall(ctx: &mut Ctx) -> Result<()> {
     };
     let dev = format!("/dev/{disk}");
     ctx.note(&format!("installing to {dev}"));
-    remove_runlevel_links(ctx)?;
+    crate::runlevels::remove(&ctx.root)?;
     exec::run("lbu", &["include", "/root/.ssh", "/home"], None)?;
     let args = ["-m", "sys", dev.as_str()];
     let status = std::process::Command::new("setup-disk")
@@ -419,30 +419,6 @@ fn empty_disk(ctx: &Ctx) -> Result<Option<String>> {
         ctx.note(&format!("/dev/{name} is in use: {}", out.trim()));
     }
     Ok(None)
-}
-
-/// What `tiny-cloud --disable` does: every `tiny-cloud*` runlevel link goes.
-fn remove_runlevel_links(ctx: &Ctx) -> Result<()> {
-    let Ok(levels) = std::fs::read_dir(ctx.root.path("/etc/runlevels")) else {
-        return Ok(());
-    };
-    for level in levels.flatten() {
-        let Ok(entries) = std::fs::read_dir(level.path()) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
-            if is_link
-                && entry
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("tiny-cloud")
-            {
-                ctx.root.remove_file(&entry.path())?;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -179,3 +179,46 @@ pub fn first_boot_ok(tc: &Tc) -> String {
     }
     all
 }
+
+/// What a successful first boot leaves behind, the same on every cloud.
+pub struct Booted<'a> {
+    pub cloud: &'a str,
+    pub fqdn: &'a str,
+    pub keys: &'a str,
+    /// The user-data script that ran, and a line its output must contain.
+    pub script: &'a [u8],
+    pub output: &'a str,
+}
+
+/// Checks the log of all four phases and the files a first boot writes.
+pub fn assert_booted(root: &FakeRoot, log: &str, want: &Booted) {
+    for action in [
+        "save_userdata",
+        "create_default_user",
+        "set_hostname",
+        "set_ssh_keys",
+        "run_userdata",
+        "bootstrap_complete",
+    ] {
+        assert!(log.contains(&format!("{action}: done")), "{action}\n{log}");
+    }
+    let short = want.fqdn.split('.').next().unwrap_or(want.fqdn);
+    assert_eq!(
+        root.read("var/lib/cloud/.autodetect"),
+        format!("{}\n", want.cloud)
+    );
+    assert_eq!(
+        std::fs::read(root.path("var/lib/cloud/user-data")).unwrap(),
+        want.script
+    );
+    assert_eq!(root.read("etc/hostname"), format!("{short}\n"));
+    let hosts = root.read("etc/hosts");
+    assert!(
+        hosts.contains(&format!("127.0.1.1\t{} {short}\n", want.fqdn)),
+        "{hosts}"
+    );
+    assert_eq!(hosts.matches("127.0.1.1").count(), 1, "{hosts}");
+    assert_eq!(root.read("home/alpine/.ssh/authorized_keys"), want.keys);
+    assert!(root.read("var/log/user-data.log").contains(want.output));
+    assert!(root.exists("var/lib/cloud/.bootstrap-complete"));
+}
