@@ -73,7 +73,7 @@ pub fn main(args: &[OsString]) -> i32 {
             query => match run_query(cloud.as_mut(), &root, query) {
                 Ok(value) => {
                     let _ = out.write_all(&value);
-                    if !value.is_empty() && !value.ends_with(b"\n") {
+                    if !value.ends_with(b"\n") {
                         let _ = out.write_all(b"\n");
                     }
                 }

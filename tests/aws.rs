@@ -264,6 +264,9 @@ fn empty_hostname_and_no_keys_are_fine() {
         .has("missing_userdata: starting");
     assert!(!root.exists("etc/hostname"));
     assert!(!root.exists("home/alpine/.ssh"));
+    // An empty value still ends its line.
+    let r = tc(&root, &fakes, &imds).imds(&["@hostname", "+s", "@hostname"]);
+    assert_eq!(r.ok().stdout, "\n \n");
 }
 
 #[test]
