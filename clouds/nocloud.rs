@@ -126,12 +126,9 @@ fn key<'a>(keys: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// be run at all, else its stdout when it succeeded with some output. Its
 /// stderr is dropped: "not found" is an expected answer, not news.
 fn probe(program: &str, args: &[&str]) -> Option<Option<String>> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdin(Stdio::null()).stderr(Stdio::null());
+    let out = exec::output_of(&mut cmd, program).ok()?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     Some((out.status.success() && !text.is_empty()).then_some(text))
 }
@@ -328,13 +325,9 @@ fn fetch_files(url: &str, settings: &Settings) -> Result<Files> {
 /// Runs `program args…` with its stderr captured into the error, so a
 /// failed attempt is one clear line rather than a stray message.
 fn run_captured(program: &str, args: &[&str]) -> Result<()> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| exec::spawn_error(program, e))?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdin(Stdio::null()).stderr(Stdio::piped());
+    let out = exec::output_of(&mut cmd, program)?;
     exec::check_status(program, args, out.status).map_err(|err| {
         let said = String::from_utf8_lossy(&out.stderr);
         match said.lines().map(str::trim).find(|l| !l.is_empty()) {

@@ -4,7 +4,8 @@
 
 use crate::error::{Error, Result};
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 /// Runs `program args…`, feeding `input` on stdin; fails unless it exits 0.
 /// Its output goes to our stdout/stderr, where the operator sees it.
@@ -15,7 +16,7 @@ pub fn run(program: &str, args: &[&str], input: Option<&[u8]>) -> Result<()> {
     } else {
         Stdio::null()
     });
-    let mut child = cmd.spawn().map_err(|e| spawn_error(program, e))?;
+    let mut child = spawn(&mut cmd, program)?;
     if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
         // A program that exits without reading its input is judged by its status.
         let _ = stdin.write_all(data);
@@ -28,16 +29,49 @@ pub fn run(program: &str, args: &[&str], input: Option<&[u8]>) -> Result<()> {
 
 /// Runs a command and returns its stdout (for `blkid`-style queries).
 pub fn output(program: &str, args: &[&str]) -> Result<(bool, String)> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| spawn_error(program, e))?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdin(Stdio::null()).stderr(Stdio::inherit());
+    let out = output_of(&mut cmd, program)?;
     Ok((
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
     ))
+}
+
+/// Linux's ETXTBSY: "text file busy".
+const TEXT_FILE_BUSY: i32 = 26;
+
+/// Starts `cmd`, retrying briefly on ETXTBSY: an executable that was only
+/// just written (a package being installed, a test's fake) can still be open
+/// for writing in some process forked meanwhile, until that one execs.
+pub fn spawn(cmd: &mut Command, program: &str) -> Result<Child> {
+    let mut delay = Duration::from_millis(5);
+    loop {
+        match cmd.spawn() {
+            Err(e)
+                if e.raw_os_error() == Some(TEXT_FILE_BUSY) && delay < Duration::from_secs(1) =>
+            {
+                std::thread::sleep(delay);
+                delay *= 2;
+            }
+            other => return other.map_err(|e| spawn_error(program, e)),
+        }
+    }
+}
+
+/// Like `Command::output` (stdout and stderr captured unless set), with `spawn`'s retry.
+pub fn output_of(cmd: &mut Command, program: &str) -> Result<Output> {
+    cmd.stdout(Stdio::piped());
+    spawn(cmd, program)?
+        .wait_with_output()
+        .map_err(|e| Error::msg(format!("{program}: {e}")))
+}
+
+/// Runs `cmd` to completion with `spawn`'s retry; returns its exit status.
+pub fn status_of(cmd: &mut Command, program: &str) -> Result<std::process::ExitStatus> {
+    spawn(cmd, program)?
+        .wait()
+        .map_err(|e| Error::msg(format!("{program}: {e}")))
 }
 
 pub fn check_status(program: &str, args: &[&str], status: std::process::ExitStatus) -> Result<()> {

@@ -50,9 +50,7 @@ fn run_commands(ctx: &Ctx, cmds: &[Command], key: &str) -> Result<()> {
         command.stdin(Stdio::null()).stdout(out).stderr(err);
         ctx.note(&format!("running {key}[{i}]"));
         let _ = std::io::stdout().flush();
-        let status = command
-            .status()
-            .map_err(|e| exec::spawn_error(program, e))?;
+        let status = exec::status_of(&mut command, program)?;
         if !status.success() {
             let how = match status.code() {
                 Some(code) => format!("exited with status {code}"),
@@ -378,12 +376,12 @@ pub fn userdata_autoinstall(ctx: &mut Ctx) -> Result<()> {
     crate::runlevels::remove(&ctx.root)?;
     exec::run("lbu", &["include", "/root/.ssh", "/home"], None)?;
     let args = ["-m", "sys", dev.as_str()];
-    let status = std::process::Command::new("setup-disk")
+    let mut setup_disk = std::process::Command::new("setup-disk");
+    setup_disk
         .args(args)
         .env("ERASE_DISKS", &dev)
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| exec::spawn_error("setup-disk", e))?;
+        .stdin(Stdio::null());
+    let status = exec::status_of(&mut setup_disk, "setup-disk")?;
     exec::check_status("setup-disk", &args, status)?;
     exec::run("reboot", &[], None)
 }

@@ -83,12 +83,14 @@ pub fn run_userdata(ctx: &mut Ctx) -> Result<()> {
     let writer2 = writer
         .try_clone()
         .map_err(|e| Error::msg(format!("pipe: {e}")))?;
-    let mut child = Command::new(&script)
-        .stdin(Stdio::null())
-        .stdout(writer)
-        .stderr(writer2)
-        .spawn()
-        .map_err(|e| Error::msg(format!("cannot run {}: {e}", script.display())))?;
+    let program = script.display().to_string();
+    let mut child = crate::exec::spawn(
+        Command::new(&script)
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(writer2),
+        &program,
+    )?;
     // The parent's copies of the write end are gone with `Command`, so EOF
     // arrives when the script (and anything it left running) closes its copies.
     let mut stdout = std::io::stdout();
