@@ -1,0 +1,12 @@
+//! The providers, one module each, each behind its own Cargo feature.
+//! Order matters for autodetection: NoCloud's explicit signs beat DMI ones.
+
+use crate::cloud::CloudInfo;
+
+#[cfg(feature = "aws")]
+pub mod aws;
+
+pub const ALL: &[CloudInfo] = &[
+    #[cfg(feature = "aws")]
+    aws::INFO,
+];
