@@ -34,7 +34,6 @@ esac
 work=$out/run-$cloud
 qemu_pid=
 failed=1
-fail_reason="exited early"
 t0=$(date +%s)
 
 log() { echo "vm-test[$cloud] +$(($(date +%s) - t0))s: $*" >&2; }
@@ -49,7 +48,15 @@ print_serial() {
 	done
 }
 
+close_ssh() { # the multiplexing masters (see vm_ssh) are ours too
+	for sock in "$work"/ssh-*; do
+		[ -S "$sock" ] || continue
+		ssh -o "ControlPath=$sock" -O exit dummy >/dev/null 2>&1 || true
+	done
+}
+
 stop_vm() {
+	close_ssh
 	if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
 		kill "$qemu_pid" 2>/dev/null || true
 		# Give it a moment, then make sure.
@@ -68,7 +75,7 @@ cleanup() {
 	stop_vm
 	if [ "$failed" = 1 ]; then
 		print_serial
-		log "FAILED: $fail_reason"
+		log "FAILED: $(cat "$work/fail-reason" 2>/dev/null || echo "exit status $status")"
 		[ "$status" != 0 ] || status=1
 	fi
 	exit "$status"
@@ -78,8 +85,9 @@ trap 'exit 130' INT TERM HUP
 
 die() {
 	log "error: $*"
-	# Repeated after the serial logs, which can be long.
-	fail_reason=$*
+	# Repeated after the serial logs, which can be long. A file, because
+	# die may run inside a command substitution's subshell.
+	echo "$*" >"$work/fail-reason" 2>/dev/null || true
 	exit 1
 }
 
@@ -92,10 +100,41 @@ for f in vmlinuz initramfs.gz disk.raw; do
 	[ -f "$out/$f" ] || die "missing $out/$f (run: just vm-image)"
 done
 
+# KVM only helps when it works: on some nested-virtualisation hosts
+# /dev/kvm opens but the guest hangs or QEMU aborts on an MSR. A short probe
+# (the kernel without a root: it panics and QEMU exits at once) decides,
+# and is remembered until the host reboots.
+kvm_works() {
+	probe=$out/kvm-probe
+	boot_id=$(cat /proc/sys/kernel/random/boot_id)
+	if [ -f "$probe" ] && [ "$(sed -n 1p "$probe")" = "$boot_id" ]; then
+		[ "$(sed -n 2p "$probe")" = yes ]
+		return
+	fi
+	[ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null || return 1
+	result=no
+	qemu-system-x86_64 -enable-kvm -cpu host -m 128 -nographic -monitor none \
+		-serial "file:$probe.log" -no-reboot -kernel "$out/vmlinuz" \
+		-append "console=ttyS0 panic=-1" </dev/null >"$probe.out" 2>&1 &
+	probe_pid=$!
+	i=0
+	while kill -0 "$probe_pid" 2>/dev/null && [ "$i" -lt 150 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$probe_pid" 2>/dev/null; then
+		kill -9 "$probe_pid" 2>/dev/null || true
+	elif grep -q 'Kernel panic' "$probe.log"; then
+		result=yes
+	fi
+	wait "$probe_pid" 2>/dev/null || true
+	printf '%s\n%s\n' "$boot_id" "$result" >"$probe"
+	[ "$result" = yes ]
+}
+
 accel=${VM_ACCEL:-auto}
 if [ "$accel" = auto ]; then
-	# Opening /dev/kvm read-write is what QEMU needs; existence is not enough.
-	if [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; then accel=kvm; else accel=tcg; fi
+	if kvm_works; then accel=kvm; else accel=tcg; fi
 fi
 case $accel in
 kvm) accel_args="-enable-kvm -cpu host" boot_timeout=${VM_BOOT_TIMEOUT:-120} ;;
@@ -117,7 +156,8 @@ disk_bytes=$(qemu-img info --output=json "$work/disk.qcow2" | python3 -c 'import
 marker="user-data-ran-$$-$t0"
 # quiet: every kernel line on the emulated UART costs boot time under TCG.
 append="root=/dev/vda1 rootfstype=ext4 console=ttyS0 panic=-1 quiet"
-extra_args=
+smbios=
+cidata_drive=
 netdev_extra=
 
 case $cloud in
@@ -136,7 +176,7 @@ aws)
 	# shellcheck disable=SC2016 # $(id -u) is for the guest's shell
 	printf '#!/bin/sh\necho "%s"\necho "uid=$(id -u)"\n' "$marker" | gzip -9 >"$work/imds/latest/user-data"
 	# The DMI sign that autodetect reads as AWS.
-	extra_args="-smbios type=1,manufacturer=Amazon EC2"
+	smbios="type=1,manufacturer=Amazon EC2"
 	# Each guest connection to 169.254.169.254:80 starts one mock process
 	# on its stdin/stdout: no host port to allocate or leak. The network
 	# is moved to 169.254.169.0/24 so the IMDS address is on-link, as on EC2.
@@ -176,7 +216,7 @@ nocloud)
 		  - [ sh, -c, 'cp /run/vmtest-runcmd /etc/vmtest/runcmd' ]
 	EOF
 	genisoimage -quiet -V cidata -r -J -o "$work/cidata.iso" "$work/cidata/meta-data" "$work/cidata/user-data"
-	extra_args="-drive file=$work/cidata.iso,if=virtio,format=raw,readonly=on,media=disk"
+	cidata_drive="file=$work/cidata.iso,if=virtio,format=raw,readonly=on"
 	append="$append ds=nocloud"
 	;;
 esac
@@ -186,29 +226,38 @@ esac
 ssh_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 boot() { # N: start QEMU for boot number N in the background
-	serial=$work/serial-$1.log
+	n=$1
+	serial=$work/serial-$n.log
 	: >"$serial"
-	# shellcheck disable=SC2086 # accel_args and extra_args are word lists
+	# Optional arguments contain spaces ("Amazon EC2"): collect them as
+	# positional parameters rather than in a word-split string.
+	set --
+	[ -z "$smbios" ] || set -- "$@" -smbios "$smbios"
+	[ -z "$cidata_drive" ] || set -- "$@" -drive "$cidata_drive"
+	# shellcheck disable=SC2086 # accel_args is a plain word list
 	qemu-system-x86_64 -machine pc $accel_args -m "$mem" -smp 2 \
 		-nographic -monitor none -serial "file:$serial" \
 		-no-reboot \
 		-kernel "$out/vmlinuz" -initrd "$out/initramfs.gz" -append "$append" \
 		-drive "file=$work/disk.qcow2,if=virtio,format=qcow2" \
 		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$ssh_port-:22$netdev_extra" \
-		-device virtio-net-pci,netdev=n0 \
+		-device virtio-net-pci,netdev=n0,romfile= \
 		-device virtio-rng-pci \
-		$extra_args \
-		</dev/null >"$work/qemu-$1.out" 2>&1 &
+		"$@" \
+		</dev/null >"$work/qemu-$n.out" 2>&1 &
 	qemu_pid=$!
 	boot_start=$(date +%s)
-	log "boot $1: QEMU pid $qemu_pid ($accel), ssh on 127.0.0.1:$ssh_port"
+	log "boot $n: QEMU pid $qemu_pid ($accel), ssh on 127.0.0.1:$ssh_port"
 }
 
 vm_ssh() { # [USER] -- COMMAND...
 	user=alpine
 	if [ "$1" != -- ]; then user=$1; fi
 	shift
+	# One multiplexed connection per user: a fresh SSH handshake costs
+	# seconds under TCG, and the checks make dozens of calls.
 	ssh -i "$work/key" -p "$ssh_port" \
+		-o ControlMaster=auto -o "ControlPath=$work/ssh-%r" -o ControlPersist=120 \
 		-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
 		-o LogLevel=ERROR -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 \
 		"$user@127.0.0.1" "$@"
@@ -252,8 +301,13 @@ wait_exit() { # after a guest poweroff: QEMU must exit by itself
 		[ "$(date +%s)" -lt "$deadline" ] || die "guest did not power off within 120s"
 		sleep 1
 	done
+	close_ssh
 	wait "$qemu_pid" 2>/dev/null || true
 	qemu_pid=
+}
+
+guest() { # COMMAND...: output of a command run as alpine in the guest
+	vm_ssh -- "$@" || die "in the guest, failed: $*"
 }
 
 check() { # DESCRIPTION COMMAND...: run a host-side assertion
@@ -268,7 +322,7 @@ check() { # DESCRIPTION COMMAND...: run a host-side assertion
 
 # What must not change between the first and the second boot.
 fingerprint() {
-	vm_ssh -- sudo -n sh -c "'cd / && sha256sum etc/passwd etc/group etc/shadow etc/hostname etc/hosts etc/network/interfaces home/alpine/.ssh/authorized_keys var/lib/cloud/user-data 2>&1; ls -l --time-style=+%s etc/runlevels/*/ var/log/user-data.* 2>&1'"
+	guest sudo -n sh -c "'cd / && sha256sum etc/passwd etc/group etc/shadow etc/hostname etc/hosts etc/network/interfaces home/alpine/.ssh/authorized_keys var/lib/cloud/user-data 2>&1; ls -l --time-style=+%s etc/runlevels/*/ var/log/user-data.* 2>&1'"
 }
 
 # --- first boot ----------------------------------------------------------
@@ -276,36 +330,36 @@ boot 1
 wait_ssh 1
 wait_bootstrapped
 
-root_bytes=$(vm_ssh -- df -B1 --output=size / | tail -n 1 | tr -d ' ')
+root_bytes=$(guest df -B1 --output=size / | tail -n 1 | tr -d ' ')
 # The partition started at 1 GiB; grown to the end of the disk it is within a
 # few percent of it (ext4 metadata and the 1 MiB before the partition).
 check "root fs grown to the disk ($root_bytes of $disk_bytes bytes)" \
 	test "$root_bytes" -gt $((disk_bytes * 9 / 10))
-got=$(vm_ssh -- hostname)
+got=$(guest hostname)
 check "hostname is '$short' (got '$got')" test "$got" = "$short"
-hosts=$(vm_ssh -- cat /etc/hosts)
+hosts=$(guest cat /etc/hosts)
 check "/etc/hosts names $hostname" sh -c "printf '%s\n' \"\$1\" | grep -q \"^127.0.1.1[[:space:]]$hostname $short\$\"" - "$hosts"
 check "sshd enabled by tiny-cloud" vm_ssh -- test -L /etc/runlevels/default/sshd
 check "eth0 configured by tiny-cloud" vm_ssh -- grep -q 'use dhcp' /etc/network/interfaces
 
 case $cloud in
 aws)
-	udlog=$(vm_ssh -- sudo -n cat /var/log/user-data.log)
+	udlog=$(guest sudo -n cat /var/log/user-data.log)
 	check "user-data script ran (marker in /var/log/user-data.log)" \
 		sh -c "printf '%s\n' \"\$1\" | grep -qx '$marker'" - "$udlog"
 	check "user-data script ran as root" sh -c "printf '%s\n' \"\$1\" | grep -qx 'uid=0'" - "$udlog"
-	check "user-data exit status 0" test "$(vm_ssh -- sudo -n cat /var/log/user-data.exit | tr -d ' \n')" = 0
+	check "user-data exit status 0" test "$(guest sudo -n cat /var/log/user-data.exit | tr -d ' \n')" = 0
 	check "IMDSv2 token was used" grep -q 'PUT /latest/api/token' "$work/imds/../state/requests.log"
 	;;
 nocloud)
 	check "cloud-config user bob can log in with its key" vm_ssh bob -- true
-	groups=$(vm_ssh -- id -nG bob)
+	groups=$(guest id -nG bob)
 	check "bob is in vmtesters and wheel (got '$groups')" \
 		sh -c "case ' $groups ' in *' vmtesters '*' wheel '* | *' wheel '*' vmtesters '*) exit 0 ;; esac; exit 1"
-	written=$(vm_ssh -- sudo -n cat /etc/vmtest/written)
+	written=$(guest sudo -n cat /etc/vmtest/written)
 	check "write_files wrote /etc/vmtest/written" test "$written" = "written by cloud-config $marker"
-	check "write_files mode 0640" test "$(vm_ssh -- sudo -n stat -c %a /etc/vmtest/written)" = 640
-	check "runcmd ran" test "$(vm_ssh -- sudo -n cat /etc/vmtest/runcmd)" = "runcmd $marker"
+	check "write_files mode 0640" test "$(guest sudo -n stat -c %a /etc/vmtest/written)" = 640
+	check "runcmd ran" test "$(guest sudo -n cat /etc/vmtest/runcmd)" = "runcmd $marker"
 	;;
 esac
 
