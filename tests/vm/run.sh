@@ -256,7 +256,8 @@ vm_ssh() { # [USER] -- COMMAND...
 	shift
 	# One multiplexed connection per user: a fresh SSH handshake costs
 	# seconds under TCG, and the checks make dozens of calls.
-	ssh -i "$work/key" -p "$ssh_port" \
+	# timeout: a command hanging in the guest must not hang the test.
+	timeout 120 ssh -i "$work/key" -p "$ssh_port" \
 		-o ControlMaster=auto -o "ControlPath=$work/ssh-%r" -o ControlPersist=120 \
 		-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
 		-o LogLevel=ERROR -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 \
