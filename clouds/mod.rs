@@ -5,8 +5,12 @@ use crate::cloud::CloudInfo;
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "nocloud")]
+pub mod nocloud;
 
 pub const ALL: &[CloudInfo] = &[
+    #[cfg(feature = "nocloud")]
+    nocloud::INFO,
     #[cfg(feature = "aws")]
     aws::INFO,
 ];

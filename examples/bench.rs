@@ -8,6 +8,8 @@
 
 #[path = "../tests/support/fixture.rs"]
 mod fixture;
+// Shared with the tests, which use the parts an example does not.
+#[allow(dead_code)]
 #[path = "../tests/support/mock_imds.rs"]
 mod mock_imds;
 
@@ -62,7 +64,12 @@ fn main() {
         for phase in PHASES {
             let mut rss = String::new();
             run(bin, &root, &imds, phase, Some(&mut rss));
-            let kib: u64 = rss.trim().lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+            let kib: u64 = rss
+                .trim()
+                .lines()
+                .last()
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(0);
             println!("peak RSS {phase:6} {kib:>6} KiB");
             peak = peak.max(kib);
         }
@@ -77,11 +84,20 @@ fn bench_root() -> FakeRoot {
     root.aws_dmi();
     root.write("proc/mounts", "tmpfs / tmpfs rw 0 0\n");
     let _ = std::fs::remove_dir_all(root.path("sys/class/net"));
-    root.write("etc/network/interfaces", "auto lo\niface lo inet loopback\n");
+    root.write(
+        "etc/network/interfaces",
+        "auto lo\niface lo inet loopback\n",
+    );
     root
 }
 
-fn run(bin: &str, root: &FakeRoot, imds: &MockImds, phase: &str, rss: Option<&mut String>) -> Duration {
+fn run(
+    bin: &str,
+    root: &FakeRoot,
+    imds: &MockImds,
+    phase: &str,
+    rss: Option<&mut String>,
+) -> Duration {
     let mut cmd = if rss.is_some() {
         let mut c = Command::new("/usr/bin/time");
         c.args(["-f", "%M", bin, phase]);

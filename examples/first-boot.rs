@@ -8,6 +8,8 @@
 
 #[path = "../tests/support/fixture.rs"]
 mod fixture;
+// Shared with the tests, which use the parts an example does not.
+#[allow(dead_code)]
 #[path = "../tests/support/mock_imds.rs"]
 mod mock_imds;
 
@@ -17,7 +19,8 @@ use std::collections::HashMap;
 use std::time::Instant;
 use tiny_cloud::settings::{Phase, Settings};
 
-const USERDATA: &[u8] = b"#!/bin/sh\necho \"hello from user-data on $(hostname 2>/dev/null || echo this host)\"\n";
+const USERDATA: &[u8] =
+    b"#!/bin/sh\necho \"hello from user-data on $(hostname 2>/dev/null || echo this host)\"\n";
 
 fn main() {
     let keep = std::env::args().any(|a| a == "--keep");
@@ -31,9 +34,15 @@ fn main() {
     root.aws_dmi();
     let before = root.snapshot();
 
-    println!("tiny-cloud {} — simulated first boot", env!("CARGO_PKG_VERSION"));
+    println!(
+        "tiny-cloud {} — simulated first boot",
+        env!("CARGO_PKG_VERSION")
+    );
     println!("  root: {}", root.dir.display());
-    println!("  mock IMDS (AWS IMDSv2): http://{}/latest/\n", imds.endpoint());
+    println!(
+        "  mock IMDS (AWS IMDSv2): http://{}/latest/\n",
+        imds.endpoint()
+    );
 
     let env: HashMap<String, String> = [
         ("ROOT", root.dir.to_string_lossy().into_owned()),
@@ -72,7 +81,11 @@ fn main() {
         let first = text.lines().next().unwrap_or("");
         println!("  {state:7} /{path}  {first}");
     }
-    println!("\n== IMDS: {} token request(s), {} request(s) in all", imds.token_puts(), imds.requests().len());
+    println!(
+        "\n== IMDS: {} token request(s), {} request(s) in all",
+        imds.token_puts(),
+        imds.requests().len()
+    );
     println!("== time per phase (in-process, fakes included)");
     for (name, took) in &timings {
         println!("  {name:6} {:>8.2} ms", took.as_secs_f64() * 1000.0);

@@ -90,8 +90,12 @@ pub fn compiled() -> &'static [CloudInfo] {
     crate::clouds::ALL
 }
 
+/// The compiled-in clouds in the canonical order of `KNOWN` (as `--version`
+/// and error messages list them), not the table's detection order.
 pub fn compiled_names() -> Vec<&'static str> {
-    compiled().iter().map(|c| c.name).collect()
+    let mut names: Vec<&'static str> = compiled().iter().map(|c| c.name).collect();
+    names.sort_by_key(|n| KNOWN.iter().position(|k| k == n).unwrap_or(KNOWN.len()));
+    names
 }
 
 pub fn is_compiled_in(name: &str) -> bool {

@@ -44,6 +44,8 @@ enum Token {
 
 pub struct Imds {
     spec: &'static ImdsSpec,
+    /// The spec's base, or the path of a URL given at run time (NoCloud seeds).
+    base: String,
     host: String,
     port: u16,
     authority: String,
@@ -62,6 +64,51 @@ impl Imds {
             .map_err(|why| Error::msg(format!("invalid IMDS endpoint '{authority}': {why}")))?;
         Ok(Imds {
             spec,
+            base: spec.base.to_string(),
+            host,
+            port,
+            authority: authority.to_string(),
+            deadline: settings.imds_deadline,
+            token_ttl: settings.imds_token_ttl,
+            token: Token::Unfetched,
+        })
+    }
+
+    /// A client for a plain `http://host[:port]/path/` URL (a NoCloud
+    /// `seedfrom`): no headers, no tokens, `IMDS_ENDPOINT` ignored, but the
+    /// same retry policy and `IMDS_DEADLINE` as every metadata service.
+    pub fn from_url(url: &str, settings: &Settings) -> Result<Imds> {
+        static PLAIN: ImdsSpec = ImdsSpec {
+            default_endpoint: "",
+            base: "/",
+            headers: &[],
+            query: None,
+            token: None,
+            response_header: None,
+        };
+        let bad = |why: &str| Error::msg(format!("invalid URL '{url}': {why}"));
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| bad("only http:// is supported"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, "/"),
+        };
+        // The path goes into the request line verbatim, so it may hold
+        // nothing that could end or extend that line.
+        if !path.bytes().all(|b| b.is_ascii_graphic()) || path.contains(['?', '#']) {
+            return Err(bad(
+                "the path may only hold printable ASCII, without spaces, '?' or '#'",
+            ));
+        }
+        let (host, port) = http::parse_authority(authority).map_err(|why| bad(&why))?;
+        let mut base = path.to_string();
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        Ok(Imds {
+            spec: &PLAIN,
+            base,
             host,
             port,
             authority: authority.to_string(),
@@ -77,7 +124,7 @@ impl Imds {
 
     /// GETs `path` (relative to the cloud's base); 404 → `Error::NotFound`.
     pub fn get(&mut self, path: &str) -> Result<Vec<u8>> {
-        let mut target = format!("{}{}", self.spec.base, path.trim_start_matches('/'));
+        let mut target = format!("{}{}", self.base, path.trim_start_matches('/'));
         if let Some(q) = self.spec.query {
             target.push(if target.contains('?') { '&' } else { '?' });
             target.push_str(q);
@@ -168,7 +215,9 @@ impl Imds {
         loop {
             // Even IMDS_DEADLINE=0 gets one real attempt.
             let now = Instant::now();
-            let left = give_up.saturating_duration_since(now).max(Duration::from_millis(500));
+            let left = give_up
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(500));
             let attempt_end = now + ATTEMPT_TIMEOUT.min(left);
             let outcome = self.attempt(&req, attempt_end);
             let retry_reason = match &outcome {
@@ -207,5 +256,45 @@ impl Imds {
             s.set_read_timeout(t)?;
             s.set_write_timeout(t)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        let env = [("ROOT", "/nonexistent-tiny-cloud-root")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(&env).expect("settings")
+    }
+
+    #[test]
+    fn urls() {
+        let s = settings();
+        let i = Imds::from_url("http://10.0.0.1:8000/seed/", &s).unwrap();
+        assert_eq!(
+            (i.host.as_str(), i.port, i.base.as_str()),
+            ("10.0.0.1", 8000, "/seed/")
+        );
+        let i = Imds::from_url("http://seed.example", &s).unwrap();
+        assert_eq!((i.port, i.base.as_str()), (80, "/"));
+        let i = Imds::from_url("http://[fd00::1]/a/b", &s).unwrap();
+        assert_eq!((i.host.as_str(), i.base.as_str()), ("fd00::1", "/a/b/"));
+        for bad in [
+            "https://h/",
+            "ftp://h/",
+            "http://h/a b/",
+            "http://h/a\r\nX: y/",
+            "http://h/?q=1",
+            "http://h/#frag",
+            "http://user@h/",
+            "http://h:port/",
+            "http:///path",
+        ] {
+            assert!(Imds::from_url(bad, &s).is_err(), "{bad}");
+        }
     }
 }

@@ -41,6 +41,9 @@ pub fn main(args: &[OsString]) -> i32 {
             return 1;
         }
     };
+    for w in &settings.warnings {
+        eprintln!("imds: {w}");
+    }
     let root = Root::new(settings.root.clone());
     let mut cloud = match crate::cloud::open(&settings, &root, false) {
         Ok(c) => c,

@@ -4,6 +4,7 @@
 //! (run by `phase`) → files under `root`.
 
 pub mod actions;
+pub mod base64;
 pub mod cli;
 pub mod cloud;
 #[path = "../clouds/mod.rs"]

@@ -68,6 +68,7 @@ pub fn run(settings: Settings, phase: Phase) -> Result<()> {
         phase,
         cloud,
         action: "",
+        config: None,
     };
     for name in &list {
         let Some(action) = actions::find(name) else {

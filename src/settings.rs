@@ -116,7 +116,8 @@ impl Settings {
         };
         let mut warnings = Vec::new();
 
-        let cloud = match get("CLOUD").unwrap_or("auto") {
+        let cloud_value = get("CLOUD").unwrap_or("auto");
+        let cloud = match cloud_value {
             "alpine" => {
                 warnings.push("CLOUD=alpine is deprecated; use CLOUD=nocloud".to_string());
                 "nocloud".to_string()
@@ -129,9 +130,10 @@ impl Settings {
             } else {
                 "is not a known cloud"
             };
+            // Name the value as the user wrote it (`alpine`, not `nocloud`).
             return Err(invalid(
                 "CLOUD",
-                &cloud,
+                cloud_value,
                 &format!(
                     "{why}; this build has: {}",
                     crate::cloud::compiled_names().join(" ")

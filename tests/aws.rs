@@ -152,8 +152,13 @@ fn full_first_boot() {
     // The files stay valid for shadow-utils' checkers, where they exist (the
     // fake root lacks the shells and homes of the system users: not our lines).
     for tool in ["pwck", "grpck"] {
-        if let Ok(out) = std::process::Command::new(tool).args(["-r", "-R"]).arg(&root.dir).output() {
-            let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+        if let Ok(out) = std::process::Command::new(tool)
+            .args(["-r", "-R"])
+            .arg(&root.dir)
+            .output()
+        {
+            let text = String::from_utf8_lossy(&out.stderr).to_string()
+                + &String::from_utf8_lossy(&out.stdout);
             for line in text.lines() {
                 let harmless = line.ends_with("does not exist") || line.contains("no changes");
                 assert!(harmless, "{tool}: {line}\n{text}");

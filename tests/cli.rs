@@ -180,7 +180,13 @@ fn skip_and_replace_action_lists() {
         .has("enable_sshd: starting")
         .has("enable_sshd: done");
     r.lacks("set_default_interfaces").lacks("install_hotplugs");
-    assert!(fakes.calls().is_empty(), "{:?}", fakes.calls());
+    // Autodetection may look for a NoCloud volume; no action may run anything.
+    let calls: Vec<String> = fakes
+        .calls()
+        .into_iter()
+        .filter(|c| !c.starts_with("findfs ") && !c.starts_with("blkid "))
+        .collect();
+    assert!(calls.is_empty(), "{calls:?}");
     assert!(root.link("etc/runlevels/default/sshd").is_some());
 }
 

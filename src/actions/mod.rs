@@ -2,6 +2,8 @@
 //! one table. Each takes the phase's `Ctx` and either succeeds or returns the
 //! one-line reason it failed.
 
+mod cc_system;
+mod cc_users;
 mod network;
 mod system;
 mod userdata;
@@ -24,6 +26,8 @@ pub struct Ctx<'a> {
     pub cloud: Box<dyn Cloud>,
     /// The running action's name, for `note`.
     pub action: &'static str,
+    /// The `#cloud-config` user-data, once an action has parsed it.
+    pub config: Option<std::rc::Rc<crate::config::Config>>,
 }
 
 impl Ctx<'_> {
@@ -64,6 +68,29 @@ pub const ACTIONS: &[Action] = &[
     action("unknown_userdata", userdata::unknown_userdata),
     action("run_userdata", userdata::run_userdata),
     action("bootstrap_complete", system::bootstrap_complete),
+    action("userdata_user", cc_users::userdata_user),
+    action("userdata_groups", cc_users::userdata_groups),
+    action("userdata_users", cc_users::userdata_users),
+    action("ssh_authorized_keys", cc_users::ssh_authorized_keys),
+    action("userdata_bootcmd", cc_system::userdata_bootcmd),
+    action("userdata_runcmd", cc_system::userdata_runcmd),
+    action("userdata_write_files", cc_system::userdata_write_files),
+    action("userdata_ntp", cc_system::userdata_ntp),
+    action("userdata_apk_cache", cc_system::userdata_apk_cache),
+    action(
+        "userdata_apk_repositories",
+        cc_system::userdata_apk_repositories,
+    ),
+    action(
+        "userdata_package_update",
+        cc_system::userdata_package_update,
+    ),
+    action(
+        "userdata_package_upgrade",
+        cc_system::userdata_package_upgrade,
+    ),
+    action("userdata_packages", cc_system::userdata_packages),
+    action("userdata_autoinstall", cc_system::userdata_autoinstall),
 ];
 
 pub fn find(name: &str) -> Option<&'static Action> {

@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::root::{FileSpec, Owner};
-use crate::userdb::{NewUser, User, UserDb};
+use crate::userdb::{User, UserDb};
 use std::path::Path;
 
 pub fn create_default_user(ctx: &mut Ctx) -> Result<()> {
@@ -13,14 +13,15 @@ pub fn create_default_user(ctx: &mut Ctx) -> Result<()> {
         ctx.note("already exists");
         return Ok(());
     }
-    let (user, _) = db.ensure_user(&NewUser {
-        name: name.clone(),
-        ..Default::default()
-    })?;
+    // A user-data entry for the default user shapes it (gecos, shell, …).
+    let (spec, home) = super::cc_users::default_user_spec(ctx, &name);
+    let (user, _) = db.ensure_user(&spec)?;
     db.ensure_group("wheel", true)?;
     db.add_member("wheel", &name)?;
     // Home before passwd: once the user "exists", a re-run won't make it.
-    make_home(ctx, &user)?;
+    if home {
+        make_home(ctx, &user)?;
+    }
     db.save(&ctx.root)?;
     ctx.note(&format!(
         "created {name} (uid {}), member of wheel",

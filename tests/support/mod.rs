@@ -4,6 +4,7 @@
 
 pub mod fixture;
 pub mod mock_imds;
+pub mod seed_http;
 
 pub use fixture::*;
 
