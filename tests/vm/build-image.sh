@@ -201,6 +201,12 @@ build_disk() {
 	# Like a fresh Alpine image: no real hostname until metadata gives one.
 	echo localhost >"$r/etc/hostname"
 	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"$r/etc/hosts"
+	# Alpine images ship an apk repository list; without one, cloud-config
+	# user-data makes tiny-cloud run setup-apkrepos (userdata_apk_repositories),
+	# an Alpine tool this Debian-made image does not have. Never used here.
+	mkdir -p "$r/etc/apk"
+	printf '%s\n' https://dl-cdn.alpinelinux.org/alpine/v3.20/main \
+		https://dl-cdn.alpinelinux.org/alpine/v3.20/community >"$r/etc/apk/repositories"
 	# A fresh image has no interfaces file: set_default_interfaces writes it.
 	rm -f "$r/etc/network/interfaces"
 
