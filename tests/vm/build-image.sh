@@ -46,6 +46,7 @@ die() { log "error: $*"; exit 1; }
 for t in $HOST_TOOLS; do
 	command -v "$t" >/dev/null 2>&1 || die "missing host tool '$t' (run: just vm-deps)"
 done
+[ -x "$top/packaging/install.sh" ] || die "no packaging/install.sh"
 [ -x "$bin" ] || die "no tiny-cloud binary at $bin (run: cargo build --release, or set TINY_CLOUD_BIN)"
 
 mkdir -p "$out"
@@ -227,21 +228,9 @@ build_disk() {
 
 install_tiny_cloud() {
 	r=$1
-	if [ -x "$top/packaging/install.sh" ]; then
-		log "disk: installing tiny-cloud with packaging/install.sh"
-		"$top/packaging/install.sh" "$r" "$bin" openrc
-	else
-		# TEMPORARY until packaging/install.sh lands on main: our own
-		# minimal copies of its OpenRC scripts, same layout (/sbin).
-		log "disk: installing tiny-cloud with the temporary tests/vm/temporary/ files"
-		install -D -m 0755 "$bin" "$r/sbin/tiny-cloud"
-		mkdir -p "$r/bin"
-		ln -sfn ../sbin/tiny-cloud "$r/bin/imds"
-		for p in boot early main final; do
-			install -m 0755 "$here/temporary/tiny-cloud-$p" "$r/etc/init.d/tiny-cloud-$p"
-		done
-		install -m 0644 "$here/temporary/tiny-cloud.conf" "$r/etc/tiny-cloud.conf"
-	fi
+	# The same installer the APK and `just install` use: the image gets
+	# exactly the packaged layout (/sbin/tiny-cloud, OpenRC scripts, conf).
+	"$top/packaging/install.sh" "$r" "$bin" openrc
 	# What an image builder does: enable the phases in the image's runlevels.
 	ROOT=$r "$r/sbin/tiny-cloud" --enable
 }
