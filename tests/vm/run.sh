@@ -369,6 +369,9 @@ check "eth0 configured by tiny-cloud" vm_ssh -- grep -q 'use dhcp' /etc/network/
 
 case $cloud in
 aws)
+	# Absent when tiny-cloud did not recognise the (gzip-compressed)
+	# user-data as a script: the serial log then says what it saved.
+	check "/var/log/user-data.log exists" vm_ssh -- sudo -n test -e /var/log/user-data.log
 	udlog=$(guest sudo -n cat /var/log/user-data.log)
 	check "user-data script ran (marker in /var/log/user-data.log)" \
 		sh -c "printf '%s\n' \"\$1\" | grep -qx '$marker'" - "$udlog"
