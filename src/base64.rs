@@ -61,4 +61,32 @@ mod tests {
         assert!(decode(b"aG*k").is_err());
         assert!(decode(b"aG=k").is_err());
     }
+
+    /// Azure and OCI user-data go through this decoder too: the RFC's own
+    /// vectors, padded or not, and every byte value through a wrapped text.
+    #[test]
+    fn rfc4648_vectors_and_every_byte() {
+        for (plain, enc) in [
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(decode(enc.as_bytes()).unwrap(), plain.as_bytes(), "{enc}");
+            let bare = enc.trim_end_matches('=');
+            assert_eq!(decode(bare.as_bytes()).unwrap(), plain.as_bytes(), "{bare}");
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        let enc = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4\r\n\
+                   OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3Bx\n\
+                   cnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmq\n\
+                   q6ytrq+wsbKztLW2t7i5uru8vb6/wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t/g4eLj\n\
+                   5OXm5+jp6uvs7e7v8PHy8/T19vf4+fr7/P3+/w==\n";
+        assert_eq!(decode(enc.as_bytes()).unwrap(), all);
+        assert!(decode(b"Zm9v!").is_err());
+        assert!(decode(b"Zm9vY").is_err());
+        assert!(decode(b"Zg==Zg==").is_err());
+    }
 }

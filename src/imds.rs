@@ -124,11 +124,7 @@ impl Imds {
 
     /// GETs `path` (relative to the cloud's base); 404 → `Error::NotFound`.
     pub fn get(&mut self, path: &str) -> Result<Vec<u8>> {
-        let mut target = format!("{}{}", self.base, path.trim_start_matches('/'));
-        if let Some(q) = self.spec.query {
-            target.push(if target.contains('?') { '&' } else { '?' });
-            target.push_str(q);
-        }
+        let target = self.target(path)?;
         self.ensure_token()?;
         let mut response = self.request("GET", &target, true)?;
         if response.status == 401 && matches!(self.token, Token::Held(_)) {
@@ -155,6 +151,43 @@ impl Imds {
                 self.url(&target)
             ))),
         }
+    }
+
+    /// The request target for `path`: the base, then the path (one `/`
+    /// between them, none when the path is empty, as Azure's document root
+    /// is `/metadata/instance?…`), then the cloud's own query parameters
+    /// before any the caller gave.
+    fn target(&self, path: &str) -> Result<String> {
+        // The path goes into the request line verbatim; a space or line
+        // break would split it and let an argument forge headers.
+        if path.bytes().any(|b| !b.is_ascii_graphic() || b == b'#') {
+            return Err(Error::msg(format!(
+                "invalid metadata path {path:?}: only printable ASCII without spaces or '#'"
+            )));
+        }
+        let (path, extra) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
+        let path = path.trim_start_matches('/');
+        let mut target = self.base.clone();
+        if !path.is_empty() {
+            if !target.ends_with('/') {
+                target.push('/');
+            }
+            target.push_str(path);
+        }
+        let params: Vec<&str> = self
+            .spec
+            .query
+            .into_iter()
+            .chain(extra.filter(|q| !q.is_empty()))
+            .collect();
+        if !params.is_empty() {
+            target.push('?');
+            target.push_str(&params.join("&"));
+        }
+        Ok(target)
     }
 
     pub fn get_text(&mut self, path: &str) -> Result<String> {
@@ -295,6 +328,59 @@ mod tests {
             "http:///path",
         ] {
             assert!(Imds::from_url(bad, &s).is_err(), "{bad}");
+        }
+    }
+
+    fn imds(spec: &'static ImdsSpec) -> Imds {
+        Imds::new(spec, &settings()).expect("imds")
+    }
+
+    static PLAIN: ImdsSpec = ImdsSpec {
+        default_endpoint: "169.254.169.254",
+        base: "/latest/",
+        headers: &[],
+        query: None,
+        token: None,
+        response_header: None,
+    };
+
+    static VERSIONED: ImdsSpec = ImdsSpec {
+        default_endpoint: "169.254.169.254",
+        base: "/metadata/instance",
+        headers: &[],
+        query: Some("api-version=1"),
+        token: None,
+        response_header: None,
+    };
+
+    #[test]
+    fn targets() {
+        let plain = imds(&PLAIN);
+        assert_eq!(plain.target("meta-data/x").unwrap(), "/latest/meta-data/x");
+        assert_eq!(plain.target("/user-data").unwrap(), "/latest/user-data");
+        assert_eq!(plain.target("").unwrap(), "/latest/");
+        assert_eq!(plain.target("a?b=c").unwrap(), "/latest/a?b=c");
+        assert_eq!(plain.target("a?").unwrap(), "/latest/a");
+        let v = imds(&VERSIONED);
+        assert_eq!(v.target("").unwrap(), "/metadata/instance?api-version=1");
+        assert_eq!(
+            v.target("compute/name?format=text").unwrap(),
+            "/metadata/instance/compute/name?api-version=1&format=text"
+        );
+    }
+
+    #[test]
+    fn paths_that_would_break_the_request_line_are_refused() {
+        let plain = imds(&PLAIN);
+        for bad in [
+            "a b",
+            "a\r\nX-Evil: 1",
+            "a\tb",
+            "a#frag",
+            "caf\u{e9}",
+            "\x7f",
+        ] {
+            assert!(plain.target(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod cloud;
 #[path = "../clouds/mod.rs"]
 pub mod clouds;
 pub mod config;
+pub mod decompress;
 pub mod error;
 pub mod exec;
 pub mod http;

@@ -212,6 +212,29 @@ fn oci_sign() {
     );
 }
 
+/// Values close to Azure's, GCP's and OCI's signs are not theirs: the
+/// match is exact and on the one DMI file each cloud is known by.
+#[cfg(any(feature = "azure", feature = "gcp", feature = "oci"))]
+#[test]
+fn dmi_near_misses_are_not_signs() {
+    let root = FakeRoot::alpine("ad-dmi-miss");
+    let want = nothing(&root);
+    for (key, value) in [
+        ("chassis_asset_tag", "7783-7084-3265-9085-8269-3286"),
+        ("board_asset_tag", "7783-7084-3265-9085-8269-3286-77"),
+        ("product_name", "Google"),
+        ("sys_vendor", "Google Compute Engine"),
+        ("chassis_asset_tag", "oraclecloud.com"),
+        ("sys_vendor", "OracleCloud.com"),
+    ] {
+        assert_eq!(
+            detected("ad-dmi-miss", |r, _| dmi(r, key, value)),
+            want,
+            "{key}={value}"
+        );
+    }
+}
+
 /// NoCloud's explicit signs win over every DMI sign in the build.
 #[cfg(feature = "nocloud")]
 #[test]

@@ -42,12 +42,8 @@ pub fn save_userdata(ctx: &mut Ctx) -> Result<()> {
 
 /// Undoes any compression the user applied to fit the cloud's size limit.
 fn decode(raw: &[u8]) -> Result<Vec<u8>> {
-    if raw.len() > MAX_USERDATA {
-        return Err(Error::msg(format!(
-            "user-data larger than {MAX_USERDATA} bytes"
-        )));
-    }
-    Ok(raw.to_vec())
+    crate::decompress::maybe_decompress(raw, MAX_USERDATA)
+        .map_err(|e| Error::msg(format!("user-data: {e}")))
 }
 
 pub fn missing_userdata(ctx: &mut Ctx) -> Result<()> {

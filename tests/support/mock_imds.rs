@@ -15,6 +15,17 @@ pub enum Flavor {
     Aws,
     /// Only IMDSv1: the token endpoint does not exist (404).
     AwsV1,
+    /// `/metadata/instance`: 400 without `Metadata: true` or `api-version`;
+    /// serves the JSON instance document and, with `format=text`, its leaves.
+    Azure,
+    /// `/computeMetadata/v1/`: 403 without `Metadata-Flavor: Google`, which
+    /// it also sets on every answer.
+    Gcp,
+    /// Like `Gcp`, but its answers lack `Metadata-Flavor: Google`: a
+    /// lookalike that a client must not trust.
+    GcpLookalike,
+    /// `/opc/v2/`: 401 without `Authorization: Bearer Oracle`.
+    Oci,
 }
 
 /// Ways to misbehave.
@@ -152,6 +163,120 @@ impl MockImds {
             None => self.remove("user-data"),
         }
     }
+
+    /// A typical Azure VM: one instance document with name, two keys (one
+    /// with the CRLF Azure leaves on `keyData`) and base64 user-data.
+    pub fn azure_instance(&self, userdata: Option<&[u8]>) -> &Self {
+        let doc = serde_json::json!({
+            "compute": {
+                "azEnvironment": "AzurePublicCloud",
+                "location": "westeurope",
+                "name": "alpine-azure",
+                "osType": "Linux",
+                "publicKeys": [
+                    {
+                        "keyData": "ssh-ed25519 AAAAalice alice@example\r\n",
+                        "path": "/home/alpine/.ssh/authorized_keys"
+                    },
+                    {
+                        "keyData": "ssh-ed25519 AAAAbob bob@example",
+                        "path": "/home/alpine/.ssh/authorized_keys"
+                    }
+                ],
+                "userData": userdata.map(base64).unwrap_or_default(),
+                "vmId": "02aab8a4-74ef-476e-8182-f6d2ba4166a6",
+                "vmSize": "Standard_B1s"
+            },
+            "network": {
+                "interface": [{
+                    "ipv4": {
+                        "ipAddress": [{"privateIpAddress": "10.0.0.4", "publicIpAddress": ""}],
+                        "subnet": [{"address": "10.0.0.0", "prefix": "24"}]
+                    },
+                    "ipv6": {"ipAddress": []},
+                    "macAddress": "000D3A7B6C5D"
+                }]
+            }
+        });
+        self.set(AZURE_DOC, doc.to_string())
+    }
+
+    /// Changes the Azure instance document in place.
+    pub fn azure_edit(&self, edit: impl FnOnce(&mut serde_json::Value)) -> &Self {
+        let mut s = self.lock();
+        let mut doc = s
+            .data
+            .get(AZURE_DOC)
+            .and_then(|d| serde_json::from_slice(d).ok())
+            .unwrap_or_else(|| serde_json::json!({}));
+        edit(&mut doc);
+        s.data
+            .insert(AZURE_DOC.to_string(), doc.to_string().into_bytes());
+        drop(s);
+        self
+    }
+
+    /// A typical GCE instance: an FQDN, a key in the project and one in the
+    /// instance attributes, and plain user-data.
+    pub fn gcp_instance(&self, userdata: Option<&[u8]>) -> &Self {
+        self.set(
+            "instance/hostname",
+            "alpine-gcp.us-central1-a.c.my-project.internal",
+        )
+        .set("instance/id", "4567890123456789012")
+        .set(
+            "project/attributes/ssh-keys",
+            "alice:ssh-ed25519 AAAAalice alice@example\n",
+        )
+        .set(
+            "instance/attributes/ssh-keys",
+            "bob:ssh-ed25519 AAAAbob bob@example",
+        );
+        match userdata {
+            Some(u) => self.set("instance/attributes/user-data", u),
+            None => self.remove("instance/attributes/user-data"),
+        }
+    }
+
+    /// A typical OCI instance: hostname, two keys, base64 user-data.
+    pub fn oci_instance(&self, userdata: Option<&[u8]>) -> &Self {
+        self.set("instance/hostname", "alpine-oci")
+            .set("instance/id", "ocid1.instance.oc1.phx.exampleuniqueid")
+            .set(
+                "instance/metadata/ssh_authorized_keys",
+                "ssh-ed25519 AAAAalice alice@example\nssh-ed25519 AAAAbob bob@example\n",
+            );
+        match userdata {
+            Some(u) => self.set("instance/metadata/user_data", base64(u)),
+            None => self.remove("instance/metadata/user_data"),
+        }
+    }
+}
+
+/// Where `MockImds::set` keeps the Azure instance document.
+const AZURE_DOC: &str = "metadata/instance";
+
+/// Standard base64 with padding, as Azure and OCI store user-data; written
+/// here so the mock does not test the client's decoder with itself.
+pub fn base64(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 struct Req {
@@ -260,6 +385,9 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     let flavor = lock().flavor;
     match flavor {
         Flavor::Aws | Flavor::AwsV1 => serve_aws(&stream, &req, state, flavor),
+        Flavor::Azure => serve_azure(&stream, &req, state),
+        Flavor::Gcp | Flavor::GcpLookalike => serve_gcp(&stream, &req, state, flavor),
+        Flavor::Oci => serve_oci(&stream, &req, state),
     }
 }
 
@@ -304,4 +432,195 @@ fn serve_aws(stream: &TcpStream, req: &Req, state: &Mutex<State>, flavor: Flavor
         Some(body) => respond(stream, 200, &[], body),
         None => respond(stream, 404, &[], b"Not Found"),
     }
+}
+
+/// Splits `/path?a=1&b=2` into the path and its parameters.
+fn split_target(target: &str) -> (&str, Vec<(&str, &str)>) {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let params = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .collect();
+    (path, params)
+}
+
+/// API versions the mock knows; the real service refuses unknown ones.
+const AZURE_VERSIONS: &[&str] = &[
+    "2021-01-01",
+    "2021-02-01",
+    "2021-03-01",
+    "2021-05-01",
+    "2021-10-01",
+    "2021-11-01",
+    "2021-12-13",
+    "2023-07-01",
+];
+
+fn serve_azure(stream: &TcpStream, req: &Req, state: &Mutex<State>) {
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    let json = [("Content-Type", "application/json; charset=utf-8")];
+    let (path, params) = split_target(&req.target);
+    let param = |k: &str| params.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+    if req.header("Metadata") != Some("true") {
+        s.stats.rejected += 1;
+        return respond(
+            stream,
+            400,
+            &json,
+            br#"{"error":"Bad request. Required metadata header not specified"}"#,
+        );
+    }
+    if !param("api-version").is_some_and(|v| AZURE_VERSIONS.contains(&v)) {
+        s.stats.rejected += 1;
+        return respond(
+            stream,
+            400,
+            &json,
+            br#"{"error":"Bad request. api-version is invalid or was not specified in the request."}"#,
+        );
+    }
+    if req.method != "GET" {
+        return respond(stream, 405, &json, b"");
+    }
+    let Some(rest) = path.strip_prefix("/metadata/instance") else {
+        return respond(stream, 404, &json, br#"{"error":"Not found"}"#);
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return respond(stream, 404, &json, br#"{"error":"Not found"}"#);
+    }
+    let Some(raw) = s.data.get(AZURE_DOC) else {
+        return respond(stream, 404, &json, br#"{"error":"Not found"}"#);
+    };
+    // The whole document goes out as stored, so a test can serve a broken one.
+    if rest.trim_matches('/').is_empty() && param("format").unwrap_or("json") == "json" {
+        return respond(stream, 200, &json, raw);
+    }
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(raw) else {
+        return respond(
+            stream,
+            500,
+            &json,
+            br#"{"error":"mock: stored document is not JSON"}"#,
+        );
+    };
+    let mut node = &doc;
+    for part in rest.split('/').filter(|p| !p.is_empty()) {
+        let next = match node {
+            serde_json::Value::Object(m) => m.get(part),
+            serde_json::Value::Array(a) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => return respond(stream, 404, &json, br#"{"error":"Not found"}"#),
+        }
+    }
+    let leaf = !(node.is_object() || node.is_array());
+    match (param("format").unwrap_or("json"), leaf) {
+        ("text", true) => {
+            let text = match node {
+                serde_json::Value::String(t) => t.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            respond(
+                stream,
+                200,
+                &[("Content-Type", "text/plain; charset=utf-8")],
+                text.as_bytes(),
+            )
+        }
+        ("json", false) => respond(stream, 200, &json, node.to_string().as_bytes()),
+        _ => {
+            s.stats.rejected += 1;
+            respond(
+                stream,
+                400,
+                &json,
+                br#"{"error":"Bad request. Use format=text for leaf nodes and format=json otherwise"}"#,
+            )
+        }
+    }
+}
+
+fn serve_gcp(stream: &TcpStream, req: &Req, state: &Mutex<State>, flavor: Flavor) {
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    let marked: &[(&str, &str)] = if flavor == Flavor::Gcp {
+        &[("Metadata-Flavor", "Google")]
+    } else {
+        &[]
+    };
+    if req.header("Metadata-Flavor") != Some("Google") {
+        s.stats.rejected += 1;
+        return respond(
+            stream,
+            403,
+            marked,
+            b"Missing Metadata-Flavor:Google header.",
+        );
+    }
+    if req.method != "GET" {
+        return respond(stream, 405, marked, b"");
+    }
+    let (path, _) = split_target(&req.target);
+    let Some(path) = path.strip_prefix("/computeMetadata/v1/") else {
+        return respond(stream, 404, marked, b"Not Found");
+    };
+    match s.data.get(path) {
+        Some(body) => respond(stream, 200, marked, body),
+        None => respond(stream, 404, marked, b"Not Found"),
+    }
+}
+
+fn serve_oci(stream: &TcpStream, req: &Req, state: &Mutex<State>) {
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    if req.header("Authorization") != Some("Bearer Oracle") {
+        s.stats.rejected += 1;
+        return respond(
+            stream,
+            401,
+            &[("WWW-Authenticate", "Bearer")],
+            b"{\"code\":\"NotAuthenticated\"}",
+        );
+    }
+    if req.method != "GET" {
+        return respond(stream, 405, &[], b"");
+    }
+    let Some(path) = req.target.strip_prefix("/opc/v2/") else {
+        return respond(stream, 404, &[], b"");
+    };
+    match s.data.get(path) {
+        Some(body) => respond(stream, 200, &[], body),
+        None => respond(stream, 404, &[], b"{\"code\":\"NotFound\"}"),
+    }
+}
+
+/// One hand-made GET carrying exactly `headers`, bypassing the client under
+/// test, to prove what the mock refuses. Returns the status, the response
+/// head (status line and headers) and the body.
+pub fn raw_get(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).expect("connect to mock");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut req = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read answer");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    (status, head, raw[split + 4..].to_vec())
 }
