@@ -200,8 +200,11 @@ build_disk() {
 		/dev/vda1	/	ext4	defaults	0	1
 	EOT
 	# Like a fresh Alpine image: no real hostname until metadata gives one.
+	# (debootstrap copies the build host's files, mode included; these
+	# get Alpine's 0644, which tiny-cloud then keeps when it replaces them.)
 	echo localhost >"$r/etc/hostname"
 	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"$r/etc/hosts"
+	chmod 0644 "$r/etc/hostname" "$r/etc/hosts"
 	# Alpine images ship an apk repository list; without one, cloud-config
 	# user-data makes tiny-cloud run setup-apkrepos (userdata_apk_repositories),
 	# an Alpine tool this Debian-made image does not have. Never used here.
