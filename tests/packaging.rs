@@ -335,9 +335,17 @@ fn openrc_scripts_parse_and_declare_their_order() {
         ("early", &["need net", "after net"]),
         (
             "main",
-            &["need net", "after tiny-cloud-early", "before sshd"],
+            &[
+                "need net",
+                "need tiny-cloud-early",
+                "after tiny-cloud-early",
+                "before sshd",
+            ],
         ),
-        ("final", &["after *", "provide cloud-final"]),
+        (
+            "final",
+            &["after *", "need tiny-cloud-main", "provide cloud-final"],
+        ),
     ];
     for (phase, items) in want {
         let script = packaging(&format!("openrc/tiny-cloud-{phase}"));
@@ -441,6 +449,19 @@ fn systemd_units_are_well_formed() {
         let after = values(&unit, "Unit", "After");
         let before = values(&unit, "Unit", "Before");
         let wants = values(&unit, "Unit", "Wants");
+        let requires = values(&unit, "Unit", "Requires");
+        // A failed phase must stop the later ones: final writes the marker.
+        match phase {
+            "main" => assert!(
+                requires.contains(&"tiny-cloud-early.service"),
+                "{requires:?}"
+            ),
+            "final" => assert!(
+                requires.contains(&"tiny-cloud-main.service"),
+                "{requires:?}"
+            ),
+            _ => {}
+        }
         match phase {
             "boot" => {
                 assert!(
