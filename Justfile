@@ -1,5 +1,7 @@
 # Recipes for tiny-cloud. `just --list` shows them.
 
+import "tests/vm/vm.just"
+
 # ---------------------------------------------------------------------------
 # Packaging (packaging/): install trees, Alpine subpackage staging, sizes.
 # The shell scripts do the work so the APKBUILD can use them without just.
