@@ -60,6 +60,7 @@ pub fn run(settings: Settings, phase: Phase) -> Result<()> {
         return Ok(());
     }
     let cloud = crate::cloud::open(&settings, &root, true)?;
+    let started = std::time::Instant::now();
     let list = plan(&settings, phase, cloud.network_action());
     let mut ctx = Ctx {
         settings,
@@ -91,6 +92,9 @@ pub fn run(settings: Settings, phase: Phase) -> Result<()> {
             }
         }
     }
+    // One line with the phase's wall time: boot-time budgets are read off the log.
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    log.info(&format!("phase {} finished in {ms:.1} ms", phase.name()));
     Ok(())
 }
 
