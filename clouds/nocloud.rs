@@ -16,6 +16,7 @@
 //! of mounting or fetching again; see `copies_current`.
 
 use crate::cloud::{Cloud, CloudInfo, dmi};
+use crate::config::yaml::{self, Node, Scalar, Value};
 use crate::error::{Error, IoContext, Result, optional};
 use crate::exec;
 use crate::imds::{Imds, MAX_BODY};
@@ -24,8 +25,6 @@ use crate::settings::Settings;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use yaml_rust2::yaml::Hash;
-use yaml_rust2::{Yaml, YamlLoader};
 
 pub const INFO: CloudInfo = CloudInfo {
     name: "nocloud",
@@ -42,8 +41,6 @@ const LABELS: [&str; 2] = ["cidata", "CIDATA"];
 /// Says which boot the kept copies belong to, and where they came from.
 const STAMP: &str = ".nocloud-seed";
 const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
-/// Deeper meta-data is surely hostile; refusing it keeps recursion bounded.
-const MAX_DEPTH: usize = 64;
 
 fn detect(root: &Root) -> bool {
     ds_keys(root).is_some() || find_volume(root).is_some()
@@ -402,7 +399,7 @@ fn read_volume(root: &Root, volume: &Volume) -> Result<Files> {
 /// The parsed seed, loaded at most once per process.
 struct Seed {
     /// `meta-data` with the `ds=nocloud` keys merged over it.
-    meta: Hash,
+    meta: Pairs,
     keys: Vec<(String, String)>,
     files: Files,
 }
@@ -413,80 +410,152 @@ struct NoCloud {
     seed: Option<Seed>,
 }
 
-/// Parses meta-data: a YAML mapping, or nothing at all.
-pub fn parse_meta(text: &str, origin: &str) -> Result<Hash> {
+/// A YAML mapping's entries, in document order.
+type Pairs = Vec<(Node, Node)>;
+
+/// Parses meta-data: a YAML mapping, or nothing at all. It shares the
+/// user-data YAML tree (which also caps nesting depth and alias bombs), so
+/// only one tree builder is linked in.
+pub(crate) fn parse_meta(text: &str, origin: &str) -> Result<Pairs> {
     let bad = |line: usize, why: &str| {
         Error::msg(format!(
             "meta-data from {origin}: invalid YAML at line {line}: {why}"
         ))
     };
-    let docs = YamlLoader::load_from_str(text).map_err(|e| bad(e.marker().line(), e.info()))?;
-    match docs.into_iter().next() {
-        None | Some(Yaml::Null) => Ok(Hash::new()),
-        Some(Yaml::Hash(h)) => {
-            if h.values().map(|v| depth(v, 1)).max().unwrap_or(0) > MAX_DEPTH {
-                return Err(bad(1, "nested too deeply"));
-            }
-            Ok(h)
+    let (doc, _) = yaml::parse(text).map_err(|e| {
+        let why = e.message.strip_prefix("YAML syntax error: ");
+        bad(e.line, why.unwrap_or(&e.message))
+    })?;
+    match doc {
+        None => Ok(Vec::new()),
+        Some(Node {
+            value: Value::Map(pairs),
+            ..
+        }) => {
+            duplicates(&pairs)
+                .map_err(|(line, key)| bad(line, &format!("{key:?}: duplicated key in mapping")))?;
+            Ok(pairs)
         }
+        Some(n) if resolve(&n).is_none() && n.scalar().is_some() => Ok(Vec::new()),
         Some(_) => Err(bad(1, "expected a mapping of keys to values")),
     }
 }
 
-fn depth(y: &Yaml, level: usize) -> usize {
-    if level > MAX_DEPTH {
-        return level;
+/// A repeated key anywhere (as the YAML loader used before refused them):
+/// the line of the second value and the key.
+fn duplicates(pairs: &Pairs) -> std::result::Result<(), (usize, String)> {
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        let key = resolve(k);
+        if key.is_some() && pairs[..i].iter().any(|(p, _)| resolve(p) == key) {
+            return Err((v.line, key.map(|k| k.1).unwrap_or_default()));
+        }
+        children(v, &mut |p| duplicates(p))?;
     }
-    match y {
-        Yaml::Array(a) => a.iter().map(|v| depth(v, level + 1)).max().unwrap_or(level),
-        Yaml::Hash(h) => h
-            .values()
-            .map(|v| depth(v, level + 1))
-            .max()
-            .unwrap_or(level),
-        _ => level,
+    Ok(())
+}
+
+fn children<E>(
+    node: &Node,
+    f: &mut dyn FnMut(&Pairs) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    match &node.value {
+        Value::Map(pairs) => f(pairs),
+        Value::Seq(items) => items.iter().try_for_each(|n| children(n, f)),
+        Value::Scalar(_) => Ok(()),
     }
 }
 
-fn get<'a>(h: &'a Hash, name: &str) -> Option<&'a Yaml> {
-    h.get(&Yaml::String(name.to_string()))
+/// A scalar typed the way the YAML 1.2 core schema (and the loader used
+/// before) types it: `None` for null or a value its tag rejects, else
+/// whether it is a string and its canonical text (`0x1f` is `31`, `True`
+/// is `true`), so `hostname: 1234` is still a name.
+fn resolve(node: &Node) -> Option<(bool, String)> {
+    let Scalar { text, plain, tag } = node.scalar()?;
+    let t = text.as_str();
+    if !plain {
+        return Some((true, text.clone()));
+    }
+    let boolean = match t {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    };
+    let real = match t.trim_start_matches(['+', '-']) {
+        ".inf" | ".Inf" | ".INF" | ".nan" | ".NaN" | ".NAN" => true,
+        _ => t.bytes().any(|b| b.is_ascii_digit()) && t.parse::<f64>().is_ok(),
+    };
+    let typed = |s: String| Some((false, s));
+    match tag.as_deref() {
+        Some("bool") => typed(boolean?.to_string()),
+        Some("int") => typed(t.parse::<i64>().ok()?.to_string()),
+        Some("float") => real.then(|| (false, text.clone())),
+        Some("null") => None,
+        Some(_) => Some((true, text.clone())),
+        None => {
+            let (digits, radix) = match (t.strip_prefix("0x"), t.strip_prefix("0o")) {
+                (Some(d), _) => (d, 16),
+                (_, Some(d)) => (d, 8),
+                _ => (t.strip_prefix('+').unwrap_or(t), 10),
+            };
+            let int = i64::from_str_radix(digits, radix).ok();
+            if let Some(i) = int.or_else(|| t.parse().ok()) {
+                typed(i.to_string())
+            } else if matches!(t, "" | "~" | "null") {
+                None
+            } else if let Some(b) = boolean {
+                typed(b.to_string())
+            } else {
+                Some((!real, text.clone()))
+            }
+        }
+    }
+}
+
+fn get<'a>(pairs: &'a Pairs, name: &str) -> Option<&'a Node> {
+    pairs
+        .iter()
+        .find(|(k, _)| resolve(k).is_some_and(|(s, k)| s && k == name))
+        .map(|(_, v)| v)
 }
 
 /// A YAML scalar as text (`hostname: 1234` is still a name).
-fn scalar(y: &Yaml) -> Option<String> {
-    match y {
-        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-        Yaml::Integer(i) => Some(i.to_string()),
-        Yaml::Boolean(b) => Some(b.to_string()),
-        _ => None,
-    }
+fn scalar(node: &Node) -> Option<String> {
+    resolve(node).map(|(_, text)| text)
+}
+
+/// Only string scalars (not numbers or booleans), as text.
+fn string(node: &Node) -> Option<String> {
+    resolve(node).filter(|r| r.0).map(|r| r.1)
 }
 
 /// Every shape `public-keys` comes in: a string (one key per line), a list
 /// of those or of `{openssh-key: …}`, or a map of names to any of those.
-pub fn public_keys(y: &Yaml, out: &mut Vec<String>) {
-    match y {
-        Yaml::String(s) => out.extend(
-            s.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string),
-        ),
-        Yaml::Array(items) => items.iter().for_each(|i| public_keys(i, out)),
-        Yaml::Hash(h) => match get(h, "openssh-key") {
+pub(crate) fn public_keys(y: &Node, out: &mut Vec<String>) {
+    match &y.value {
+        Value::Scalar(_) => {
+            if let Some(s) = string(y) {
+                out.extend(
+                    s.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                        .map(str::to_string),
+                )
+            }
+        }
+        Value::Seq(items) => items.iter().for_each(|i| public_keys(i, out)),
+        Value::Map(h) => match get(h, "openssh-key") {
             Some(key) => public_keys(key, out),
-            None => h.values().for_each(|v| public_keys(v, out)),
+            None => h.iter().for_each(|(_, v)| public_keys(v, out)),
         },
-        _ => {}
     }
 }
 
 /// A value for `imds`: scalars as they are, lists one item per line, maps
 /// as their keys (EC2 style: `key/` when there is more below).
-fn render(y: &Yaml) -> Vec<u8> {
+fn render(y: &Node) -> Vec<u8> {
     let mut out = String::new();
-    match y {
-        Yaml::Array(items) => {
+    match &y.value {
+        Value::Seq(items) => {
             for item in items {
                 if let Some(s) = scalar(item) {
                     out.push_str(&s);
@@ -494,18 +563,18 @@ fn render(y: &Yaml) -> Vec<u8> {
                 }
             }
         }
-        Yaml::Hash(h) => {
+        Value::Map(h) => {
             for (k, v) in h {
                 if let Some(k) = scalar(k) {
                     out.push_str(&k);
-                    if matches!(v, Yaml::Hash(_) | Yaml::Array(_)) {
+                    if v.scalar().is_none() {
                         out.push('/');
                     }
                     out.push('\n');
                 }
             }
         }
-        other => out = scalar(other).unwrap_or_default(),
+        Value::Scalar(_) => out = scalar(y).unwrap_or_default(),
     }
     out.into_bytes()
 }
@@ -583,7 +652,21 @@ impl NoCloud {
         }
         let keys = keys.unwrap_or_default();
         for (k, v) in &keys {
-            meta.insert(Yaml::String(k.clone()), Yaml::String(v.clone()));
+            let node = |text: &String| Node {
+                value: Value::Scalar(Scalar {
+                    text: text.clone(),
+                    plain: false,
+                    tag: None,
+                }),
+                line: 0,
+            };
+            match meta
+                .iter_mut()
+                .find(|(mk, _)| string(mk).as_ref() == Some(k))
+            {
+                Some(entry) => entry.1 = node(v),
+                None => meta.push((node(k), node(v))),
+            }
         }
         Ok(Seed { meta, keys, files })
     }
@@ -662,12 +745,12 @@ impl Cloud for NoCloud {
                 .ok_or_else(|| Error::NotFound(path.to_string()));
         }
         let rel = path.strip_prefix("meta-data/").unwrap_or(path);
-        let mut node: Option<&Yaml> = None;
+        let mut node: Option<&Node> = None;
         for part in rel.split('/').filter(|p| !p.is_empty()) {
-            node = match node {
+            node = match node.map(|n| &n.value) {
                 None => get(&seed.meta, part),
-                Some(Yaml::Hash(h)) => get(h, part),
-                Some(Yaml::Array(a)) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
+                Some(Value::Map(h)) => get(h, part),
+                Some(Value::Seq(a)) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
                 Some(_) => None,
             };
             if node.is_none() {
@@ -704,13 +787,18 @@ impl Cloud for NoCloud {
 
     fn nameservers(&mut self) -> Result<Vec<String>> {
         let seed = self.load()?;
-        let Some(Yaml::Hash(conf)) = get(&seed.meta, "resolv_conf") else {
+        let Some(Value::Map(conf)) = get(&seed.meta, "resolv_conf").map(|n| &n.value) else {
             return Ok(Vec::new());
         };
         Ok(match get(conf, "nameservers") {
-            Some(Yaml::Array(list)) => list.iter().filter_map(scalar).collect(),
-            Some(Yaml::String(s)) => s.split_whitespace().map(str::to_string).collect(),
-            _ => Vec::new(),
+            Some(Node {
+                value: Value::Seq(list),
+                ..
+            }) => list.iter().filter_map(scalar).collect(),
+            Some(n) => string(n)
+                .map(|s| s.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
+            None => Vec::new(),
         })
     }
 }
@@ -840,6 +928,27 @@ mod tests {
         let with_eth = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 0.0.0.0\n        /0 universe UNICAST\n     +-- 10.0.2.0/24 2 0 2\n        |-- 10.0.2.0\n           /24 link UNICAST\n        |-- 10.0.2.15\n           /32 host LOCAL\n";
         assert!(fib_trie_has_address(with_eth));
         assert!(!fib_trie_has_address(""));
+    }
+
+    #[test]
+    fn scalars_keep_their_yaml_types() {
+        let meta = parse_meta(
+            "a: 0x10\nb: True\nc: '0x10'\nd: +7\ne: 1.50\n3: x\nf: ~\n",
+            "t",
+        )
+        .unwrap();
+        let r = |k: &str| get(&meta, k).and_then(scalar);
+        assert_eq!(r("a").as_deref(), Some("16"));
+        assert_eq!(r("b").as_deref(), Some("true"));
+        assert_eq!(r("c").as_deref(), Some("0x10"));
+        assert_eq!(r("d").as_deref(), Some("7"));
+        assert_eq!(r("e").as_deref(), Some("1.50"));
+        assert_eq!(r("f"), None);
+        // Only string keys are looked up by name.
+        assert!(get(&meta, "3").is_none());
+        let e = parse_meta("a: 1\nb:\n  c: 2\n  c: 3\n", "x").unwrap_err();
+        assert!(e.to_string().contains("line 4"), "{e}");
+        assert!(e.to_string().contains("duplicated key"), "{e}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 mod encoding;
 mod parse;
-mod yaml;
+pub(crate) mod yaml;
 
 use crate::actions::Ctx;
 use crate::error::{Error, Result};

@@ -1,5 +1,5 @@
 //! Integrity checksums used by the container formats: CRC-32 (gzip, lzop),
-//! the MSB-first CRC-32 of bzip2, Adler-32 (lzop), xxHash32 (lz4) and
+//! the MSB-first CRC-32 of bzip2, CRC-64 (xz), Adler-32 (lzop), xxHash32 (lz4) and
 //! xxHash64 (zstd). Byte-at-a-time versions: user-data is small and the
 //! tables/code stay tiny, which matters more here than throughput.
 
@@ -41,6 +41,37 @@ pub(crate) fn crc32(crc: u32, data: &[u8]) -> u32 {
     let mut c = !crc;
     for &b in data {
         c = CRC32[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+const fn crc64_table() -> [u64; 256] {
+    let mut table = [0u64; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u64;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xc96c_5795_d787_0f42 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+}
+
+static CRC64: [u64; 256] = crc64_table();
+
+/// The ECMA-182 CRC-64 that xz uses for its default check.
+pub(crate) fn crc64(data: &[u8]) -> u64 {
+    let mut c = !0u64;
+    for &b in data {
+        c = CRC64[((c ^ b as u64) & 0xff) as usize] ^ (c >> 8);
     }
     !c
 }
@@ -206,6 +237,7 @@ mod tests {
             c = crc32_msb_update(c, b);
         }
         assert_eq!(!c, 0xfc89_1918);
+        assert_eq!(crc64(b"123456789"), 0x995d_c9bb_df19_39fa);
         assert_eq!(adler32(b"Wikipedia"), 0x11e6_0398);
         assert_eq!(xxh32(b"", 0), 0x02cc_5d05);
         assert_eq!(xxh64(b"", 0), 0xef46_db37_51d8_e999);

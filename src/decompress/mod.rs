@@ -11,6 +11,7 @@ mod bzip2;
 mod check;
 mod gzip;
 mod lz4;
+mod lzma;
 mod lzop;
 mod out;
 mod xz;

@@ -1,5 +1,7 @@
-//! zstd (RFC 8878), decoded by ruzstd's streaming decoder in fixed-size
-//! reads so the output limit trips as soon as it is passed. Concatenated
+//! zstd (RFC 8878), decoded by ruzstd's frame decoder a few blocks at a
+//! time so the output limit trips soon after it is passed (driving the
+//! frame decoder directly rather than through its `io::Read` adapter links
+//! less of the crate). Concatenated
 //! and skippable frames are handled here, as is the optional content
 //! checksum (ruzstd only verifies it with its `hash` feature, which would
 //! pull in another crate for a few lines of xxHash64).
@@ -7,9 +9,8 @@
 use super::Kind;
 use super::check::xxh64;
 use super::out::Out;
-use ruzstd::decoding::StreamingDecoder;
 use ruzstd::decoding::errors::FrameDecoderError;
-use std::io::Read;
+use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 
 /// zstd at default levels uses windows of at most 8 MiB even for small
 /// inputs when it cannot know the size up front (streamed compression);
@@ -18,8 +19,8 @@ use std::io::Read;
 const MIN_WINDOW: usize = 8 << 20;
 
 pub(crate) fn decode(d: &[u8], out: &mut Out) -> Result<(), Kind> {
-    let max_window = out.limit().max(MIN_WINDOW) as u64;
-    let mut chunk = vec![0u8; 1 << 15];
+    let mut dec = FrameDecoder::new();
+    dec.set_max_window_size(out.limit().max(MIN_WINDOW) as u64);
     if d.is_empty() {
         return Err(Kind::Truncated);
     }
@@ -38,33 +39,35 @@ pub(crate) fn decode(d: &[u8], out: &mut Out) -> Result<(), Kind> {
         }
         let frame_start = out.len();
         let mut src = rest;
-        let mut dec = match StreamingDecoder::new_with_max_window_size(&mut src, max_window) {
-            Ok(dec) => dec,
+        match dec.reset(&mut src) {
+            Ok(()) => {}
             // Valid but needs more memory than we allow (zstd --long, --ultra).
             Err(FrameDecoderError::WindowSizeTooBig { .. }) => {
                 return Err(Kind::Unsupported("window size"));
             }
             Err(_) if rest.len() < 18 => return Err(Kind::Truncated),
             Err(_) => return Err(Kind::Corrupt("invalid frame header")),
-        };
+        }
         loop {
-            match dec.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => out.extend(chunk.get(..n).unwrap_or_default())?,
-                Err(_) if dec.get_ref().is_empty() => return Err(Kind::Truncated),
+            let done = match dec.decode_blocks(&mut src, BlockDecodingStrategy::UptoBytes(1 << 15))
+            {
+                Ok(done) => done,
+                Err(_) if src.is_empty() => return Err(Kind::Truncated),
                 Err(_) => return Err(Kind::Corrupt("invalid block")),
+            };
+            if let Some(data) = dec.collect() {
+                out.extend(&data)?;
+            }
+            if done {
+                break;
             }
         }
-        if !dec.decoder.is_finished() {
-            return Err(Kind::Truncated);
-        }
-        if let Some(want) = dec.decoder.get_checksum_from_data() {
+        if let Some(want) = dec.get_checksum_from_data() {
             let frame = out.as_slice().get(frame_start..).unwrap_or_default();
             if xxh64(frame, 0) as u32 != want {
                 return Err(Kind::Corrupt("checksum mismatch"));
             }
         }
-        drop(dec);
         if src.len() >= rest.len() {
             return Err(Kind::Corrupt("no progress"));
         }
