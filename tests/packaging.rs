@@ -1120,7 +1120,8 @@ fn sizes_sh_writes_and_checks_the_table() {
     );
     fs::write(&doc, &text).unwrap();
 
-    // Over budget: a warning when writing, a failure when checking.
+    // Over budget: a warning when writing and checking; a failure when
+    // checking with SIZES_ENFORCE_BUDGET=1.
     let first = &clouds()[0];
     let out = sizes(&[], &[("FAKE_BIG", first.as_str())]);
     assert!(out.status.success());
@@ -1129,10 +1130,16 @@ fn sizes_sh_writes_and_checks_the_table() {
         err.contains(&format!("WARNING: {first} binary is 1048577 bytes")),
         "{err}"
     );
+    let out = sizes(&["--check"], &[("FAKE_BIG", first.as_str())]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("over budget"));
     assert!(
-        !sizes(&["--check"], &[("FAKE_BIG", first.as_str())])
-            .status
-            .success()
+        !sizes(
+            &["--check"],
+            &[("FAKE_BIG", first.as_str()), ("SIZES_ENFORCE_BUDGET", "1")]
+        )
+        .status
+        .success()
     );
     let out = sizes(&[], &[("FAKE_BIG", "all")]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("WARNING: all-clouds binary"));
