@@ -62,16 +62,34 @@ impl Imds {
             .unwrap_or(spec.default_endpoint);
         let (host, port) = http::parse_authority(authority)
             .map_err(|why| Error::msg(format!("invalid IMDS endpoint '{authority}': {why}")))?;
-        Ok(Imds {
+        Ok(Imds::with(
             spec,
-            base: spec.base.to_string(),
+            spec.base.to_string(),
+            host,
+            port,
+            authority,
+            settings,
+        ))
+    }
+
+    fn with(
+        spec: &'static ImdsSpec,
+        base: String,
+        host: String,
+        port: u16,
+        authority: &str,
+        settings: &Settings,
+    ) -> Imds {
+        Imds {
+            spec,
+            base,
             host,
             port,
             authority: authority.to_string(),
             deadline: settings.imds_deadline,
             token_ttl: settings.imds_token_ttl,
             token: Token::Unfetched,
-        })
+        }
     }
 
     /// A client for a plain `http://host[:port]/path/` URL (a NoCloud
@@ -106,16 +124,7 @@ impl Imds {
         if !base.ends_with('/') {
             base.push('/');
         }
-        Ok(Imds {
-            spec: &PLAIN,
-            base,
-            host,
-            port,
-            authority: authority.to_string(),
-            deadline: settings.imds_deadline,
-            token_ttl: settings.imds_token_ttl,
-            token: Token::Unfetched,
-        })
+        Ok(Imds::with(&PLAIN, base, host, port, authority, settings))
     }
 
     fn url(&self, target: &str) -> String {
