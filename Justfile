@@ -23,9 +23,11 @@ apk-stage OUTDIR="target/apk-stage":
 sizes:
     packaging/sizes.sh
 
-# Fail if the size table is stale or a binary is over budget (CI).
+# Fail if the size table is stale (CI): a size more than 4 KiB off the
+# table, so a one-line fix does not need a new table but a new feature does.
+# Over budget warns; SIZES_ENFORCE_BUDGET=1 makes it fatal.
 sizes-check:
-    packaging/sizes.sh --check
+    SIZES_TOLERANCE=4096 packaging/sizes.sh --check
 
 # ---------------------------------------------------------------------------
 # Development: the README's two commands, checks, benchmark.
