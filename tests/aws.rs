@@ -19,12 +19,6 @@ fn setup(name: &str, userdata: Option<&[u8]>) -> (FakeRoot, Fakes, MockImds) {
     (root, fakes, imds)
 }
 
-fn tc<'a>(root: &'a FakeRoot, fakes: &'a Fakes, imds: &MockImds) -> Tc<'a> {
-    Tc::new(root)
-        .fakes(fakes)
-        .env("IMDS_ENDPOINT", imds.endpoint())
-}
-
 fn line_count(text: &str, needle: &str) -> usize {
     text.lines().filter(|l| l.contains(needle)).count()
 }
@@ -32,7 +26,7 @@ fn line_count(text: &str, needle: &str) -> usize {
 #[test]
 fn full_first_boot() {
     let (root, fakes, imds) = setup("aws-boot", Some(SCRIPT));
-    let log = first_boot_ok(&tc(&root, &fakes, &imds));
+    let log = first_boot_ok(&Tc::against(&root, &fakes, &imds));
     for action in [
         "expand_root",
         "install_hotplugs",
@@ -169,7 +163,7 @@ fn full_first_boot() {
     // Later boots are no-ops.
     let before = root.snapshot();
     for phase in ["boot", "early", "main", "final"] {
-        tc(&root, &fakes, &imds)
+        Tc::against(&root, &fakes, &imds)
             .run(&[phase])
             .ok()
             .has("already bootstrapped");
@@ -181,7 +175,7 @@ fn full_first_boot() {
 fn rerun_after_incomplete_converges() {
     let (root, fakes, imds) = setup("aws-rerun", Some(b"#!/bin/sh\ntrue\n"));
     root.mkdir("etc/sudoers.d");
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     first_boot_ok(&t);
     t.run(&["--bootstrap", "incomplete"]).ok();
     let log = first_boot_ok(&t);
@@ -215,7 +209,7 @@ fn rerun_after_incomplete_converges() {
 #[test]
 fn existing_keys_are_kept_and_new_ones_added_once() {
     let (root, fakes, imds) = setup("aws-keys", None);
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     t.run(&["main"]).ok();
     std::fs::write(
         root.path("home/alpine/.ssh/authorized_keys"),
@@ -240,13 +234,13 @@ fn invalid_hostname_fails_and_writes_nothing() {
     ] {
         let (root, fakes, imds) = setup("aws-badhost", None);
         imds.set("meta-data/hostname", bad);
-        let r = tc(&root, &fakes, &imds).run(&["main"]);
+        let r = Tc::against(&root, &fakes, &imds).run(&["main"]);
         r.failed()
             .has("set_hostname: failed")
             .lacks("set_ssh_keys: starting");
         assert!(!root.exists("etc/hostname"), "{bad}");
         assert!(!root.read("etc/hosts").contains("127.0.1.1"), "{bad}");
-        let r = tc(&root, &fakes, &imds).run(&["final"]);
+        let r = Tc::against(&root, &fakes, &imds).run(&["final"]);
         r.ok();
         assert!(root.exists("var/lib/cloud/.bootstrap-complete"));
     }
@@ -257,7 +251,7 @@ fn empty_hostname_and_no_keys_are_fine() {
     let (root, fakes, imds) = setup("aws-empty", None);
     imds.set("meta-data/hostname", "");
     imds.remove("meta-data/public-keys/");
-    let r = tc(&root, &fakes, &imds).run(&["main"]);
+    let r = Tc::against(&root, &fakes, &imds).run(&["main"]);
     r.ok()
         .has("set_hostname: no hostname set")
         .has("set_ssh_keys: no ssh key found")
@@ -265,18 +259,18 @@ fn empty_hostname_and_no_keys_are_fine() {
     assert!(!root.exists("etc/hostname"));
     assert!(!root.exists("home/alpine/.ssh"));
     // An empty value still ends its line.
-    let r = tc(&root, &fakes, &imds).imds(&["@hostname", "+s", "@hostname"]);
+    let r = Tc::against(&root, &fakes, &imds).imds(&["@hostname", "+s", "@hostname"]);
     assert_eq!(r.ok().stdout, "\n \n");
 }
 
 #[test]
 fn symlinked_ssh_dir_or_keys_file_is_refused() {
     let (root, fakes, imds) = setup("aws-symlink", None);
-    let t = tc(&root, &fakes, &imds).env("INIT_ACTIONS_MAIN", "create_default_user");
+    let t = Tc::against(&root, &fakes, &imds).env("INIT_ACTIONS_MAIN", "create_default_user");
     t.run(&["main"]).ok();
     let target = support::scratch("elsewhere");
     std::os::unix::fs::symlink(&target, root.path("home/alpine/.ssh")).unwrap();
-    let r = tc(&root, &fakes, &imds).run(&["main"]);
+    let r = Tc::against(&root, &fakes, &imds).run(&["main"]);
     r.failed().has("set_ssh_keys: failed").has("symlink");
     assert_eq!(
         std::fs::read_dir(&target).unwrap().count(),
@@ -291,7 +285,7 @@ fn symlinked_ssh_dir_or_keys_file_is_refused() {
         root.path("home/alpine/.ssh/authorized_keys"),
     )
     .unwrap();
-    tc(&root, &fakes, &imds)
+    Tc::against(&root, &fakes, &imds)
         .run(&["main"])
         .failed()
         .has("symlink");
@@ -301,7 +295,7 @@ fn symlinked_ssh_dir_or_keys_file_is_refused() {
 #[test]
 fn missing_user_fails_set_ssh_keys() {
     let (root, fakes, imds) = setup("aws-nouser", None);
-    let r = tc(&root, &fakes, &imds)
+    let r = Tc::against(&root, &fakes, &imds)
         .env("INIT_ACTIONS_MAIN", "set_ssh_keys")
         .run(&["main"]);
     r.failed()
@@ -337,7 +331,7 @@ fn hanging_imds_fails_within_the_deadline() {
     let (root, fakes, imds) = setup("aws-hang", None);
     imds.fault(Fault::Hang);
     let start = Instant::now();
-    let r = tc(&root, &fakes, &imds)
+    let r = Tc::against(&root, &fakes, &imds)
         .env("IMDS_DEADLINE", "1")
         .run(&["early"]);
     r.failed().has("save_userdata: failed");
@@ -352,7 +346,7 @@ fn hanging_imds_fails_within_the_deadline() {
 fn server_errors_are_retried() {
     let (root, fakes, imds) = setup("aws-500", Some(b"#!/bin/sh\ntrue\n"));
     imds.fault(Fault::FailFirst(3));
-    tc(&root, &fakes, &imds)
+    Tc::against(&root, &fakes, &imds)
         .env("IMDS_DEADLINE", "10")
         .run(&["early"])
         .ok()
@@ -368,7 +362,7 @@ fn garbage_and_huge_answers_are_clear_errors() {
     for fault in [Fault::Garbage, Fault::Huge] {
         let (root, fakes, imds) = setup("aws-garbage", None);
         imds.fault(fault.clone());
-        let r = tc(&root, &fakes, &imds).run(&["early"]);
+        let r = Tc::against(&root, &fakes, &imds).run(&["early"]);
         r.failed().has("save_userdata: failed");
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
         assert!(!root.exists("var/lib/cloud/user-data"));
@@ -382,7 +376,7 @@ fn imdsv1_fallback_only_when_there_is_no_token_endpoint() {
     let fakes = Fakes::new(support::DEFAULT_FAKES);
     let imds = MockImds::start(Flavor::AwsV1);
     imds.aws_instance(Some(b"#!/bin/sh\ntrue\n"));
-    tc(&root, &fakes, &imds).run(&["early"]).ok();
+    Tc::against(&root, &fakes, &imds).run(&["early"]).ok();
     assert!(root.exists("var/lib/cloud/user-data"));
     let requests = imds.requests();
     assert_eq!(
@@ -398,7 +392,7 @@ fn failing_script_fails_final_and_records_the_exit_code() {
         "aws-script-fail",
         Some(b"#!/bin/sh\necho partial\nexit 3\n"),
     );
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     for phase in ["boot", "early", "main"] {
         t.run(&[phase]).ok();
     }
@@ -417,7 +411,7 @@ fn failing_script_fails_final_and_records_the_exit_code() {
 #[test]
 fn unknown_and_missing_userdata() {
     let (root, fakes, imds) = setup("aws-unknown", Some(b"just some text\n"));
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     t.run(&["early"]).ok();
     t.run(&["main"])
         .ok()
@@ -441,7 +435,7 @@ fn crash_between_user_database_files_is_recovered() {
     root.write("etc/group", group);
     let shadow = root.read("etc/shadow") + "alpine:*:20000:0:99999:7:::\n";
     root.write("etc/shadow", shadow);
-    tc(&root, &fakes, &imds).run(&["main"]).ok();
+    Tc::against(&root, &fakes, &imds).run(&["main"]).ok();
     assert_eq!(line_count(&root.read("etc/shadow"), "alpine:"), 1);
     assert_eq!(line_count(&root.read("etc/group"), "alpine:x:"), 1);
     assert!(root.read("etc/passwd").contains("alpine:x:1000:1000:"));
@@ -454,7 +448,10 @@ fn killed_mid_write_leaves_valid_files() {
     let (root, fakes, imds) = setup("aws-kill", None);
     let old_passwd = root.read("etc/passwd");
     for delay_us in [0u64, 200, 500, 1000, 2000, 4000, 8000] {
-        let mut child = tc(&root, &fakes, &imds).command(&["main"]).spawn().unwrap();
+        let mut child = Tc::against(&root, &fakes, &imds)
+            .command(&["main"])
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_micros(delay_us));
         let _ = child.kill();
         let _ = child.wait();
@@ -469,7 +466,7 @@ fn killed_mid_write_leaves_valid_files() {
             }
         }
     }
-    tc(&root, &fakes, &imds).run(&["main"]).ok();
+    Tc::against(&root, &fakes, &imds).run(&["main"]).ok();
     assert_eq!(line_count(&root.read("etc/passwd"), "alpine:"), 1);
     let leftovers: Vec<_> = std::fs::read_dir(root.path("etc"))
         .unwrap()
@@ -485,7 +482,7 @@ fn killed_mid_write_leaves_valid_files() {
 #[test]
 fn imds_client_aliases_and_flags() {
     let (root, fakes, imds) = setup("aws-imds", Some(b"#!/bin/sh\necho hi\n"));
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     assert_eq!(
         t.imds(&["@hostname"]).ok().stdout,
         "ip-172-31-1-2.ec2.internal\n"

@@ -23,12 +23,6 @@ fn setup(name: &str, userdata: Option<&[u8]>) -> (FakeRoot, Fakes, MockImds) {
     (root, fakes, imds)
 }
 
-fn tc<'a>(root: &'a FakeRoot, fakes: &'a Fakes, imds: &MockImds) -> Tc<'a> {
-    Tc::new(root)
-        .fakes(fakes)
-        .env("IMDS_ENDPOINT", imds.endpoint())
-}
-
 #[test]
 fn mock_refuses_what_the_real_service_refuses() {
     let imds = MockImds::start(Flavor::Azure);
@@ -86,7 +80,7 @@ fn mock_refuses_what_the_real_service_refuses() {
 #[test]
 fn imds_client_aliases_and_raw_paths() {
     let (root, fakes, imds) = setup("azure-imds", Some(SCRIPT));
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     assert_eq!(t.imds(&["@hostname"]).ok().stdout, "alpine-azure\n");
     assert_eq!(t.imds(&["@local-hostname"]).ok().stdout, "alpine-azure\n");
     assert_eq!(
@@ -133,7 +127,7 @@ fn imds_client_aliases_and_raw_paths() {
 #[test]
 fn full_first_boot() {
     let (root, fakes, imds) = setup("azure-boot", Some(SCRIPT));
-    let log = first_boot_ok(&tc(&root, &fakes, &imds));
+    let log = first_boot_ok(&Tc::against(&root, &fakes, &imds));
     let want = support::Booted {
         cloud: "azure",
         fqdn: "alpine-azure",
@@ -149,7 +143,7 @@ fn full_first_boot() {
 fn invalid_base64_userdata_fails_and_writes_nothing() {
     let (root, fakes, imds) = setup("azure-b64", None);
     imds.azure_edit(|doc| doc["compute"]["userData"] = "IyEvYmluL3No*not-base64".into());
-    let r = tc(&root, &fakes, &imds).run(&["early"]);
+    let r = Tc::against(&root, &fakes, &imds).run(&["early"]);
     r.failed()
         .has("save_userdata: failed")
         .has("Azure compute/userData: invalid base64 character at offset 12");
@@ -165,7 +159,7 @@ fn no_userdata_no_keys_no_name() {
         doc["compute"]["publicKeys"] = serde_json::json!([]);
         doc["compute"]["name"] = "".into();
     });
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     t.run(&["early"]).ok().has("save_userdata: done");
     assert!(!root.exists("var/lib/cloud/user-data"));
     t.run(&["main"])
@@ -191,7 +185,7 @@ fn no_userdata_no_keys_no_name() {
 fn a_document_that_is_not_json_is_a_clear_error() {
     let (root, fakes, imds) = setup("azure-notjson", None);
     imds.set("metadata/instance", "<html>captive portal</html>");
-    let r = tc(&root, &fakes, &imds).imds(&["@hostname"]);
+    let r = Tc::against(&root, &fakes, &imds).imds(&["@hostname"]);
     r.failed();
     assert!(
         r.stderr.contains("not valid JSON") && r.stderr.lines().count() == 1,

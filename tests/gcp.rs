@@ -27,12 +27,6 @@ fn setup(name: &str, userdata: Option<&[u8]>) -> (FakeRoot, Fakes, MockImds) {
     (gce_root(name), fakes, imds)
 }
 
-fn tc<'a>(root: &'a FakeRoot, fakes: &'a Fakes, imds: &MockImds) -> Tc<'a> {
-    Tc::new(root)
-        .fakes(fakes)
-        .env("IMDS_ENDPOINT", imds.endpoint())
-}
-
 #[test]
 fn mock_refuses_what_the_real_server_refuses() {
     let imds = MockImds::start(Flavor::Gcp);
@@ -55,7 +49,7 @@ fn mock_refuses_what_the_real_server_refuses() {
 #[test]
 fn imds_client_aliases_and_raw_paths() {
     let (root, fakes, imds) = setup("gcp-imds", Some(SCRIPT));
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     assert_eq!(t.imds(&["@hostname"]).ok().stdout, format!("{FQDN}\n"));
     assert_eq!(
         t.imds(&["@local-hostname"]).ok().stdout,
@@ -79,7 +73,7 @@ fn imds_client_aliases_and_raw_paths() {
 #[test]
 fn full_first_boot() {
     let (root, fakes, imds) = setup("gcp-boot", Some(SCRIPT));
-    let log = first_boot_ok(&tc(&root, &fakes, &imds));
+    let log = first_boot_ok(&Tc::against(&root, &fakes, &imds));
     let want = support::Booted {
         cloud: "gcp",
         fqdn: FQDN,
@@ -94,7 +88,7 @@ fn full_first_boot() {
 #[test]
 fn block_project_ssh_keys() {
     let (root, fakes, imds) = setup("gcp-block", None);
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     for (value, want) in [
         (Some("true"), format!("{BOB}\n")),
         (Some("TRUE\n"), format!("{BOB}\n")),
@@ -120,7 +114,7 @@ fn block_project_ssh_keys() {
 #[test]
 fn missing_attributes_are_not_errors() {
     let (root, fakes, imds) = setup("gcp-missing", None);
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
 
     imds.remove("project/attributes/ssh-keys");
     assert_eq!(t.imds(&["@ssh-keys"]).ok().stdout, format!("{BOB}\n"));
@@ -143,7 +137,7 @@ fn unmarked_answers_are_not_trusted() {
     let fakes = Fakes::new(support::DEFAULT_FAKES);
     let imds = MockImds::start(Flavor::GcpLookalike);
     imds.gcp_instance(Some(SCRIPT));
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
 
     let r = t.imds(&["@hostname"]);
     r.failed();

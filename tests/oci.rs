@@ -24,12 +24,6 @@ fn setup(name: &str, userdata: Option<&[u8]>) -> (FakeRoot, Fakes, MockImds) {
     (oci_root(name), fakes, imds)
 }
 
-fn tc<'a>(root: &'a FakeRoot, fakes: &'a Fakes, imds: &MockImds) -> Tc<'a> {
-    Tc::new(root)
-        .fakes(fakes)
-        .env("IMDS_ENDPOINT", imds.endpoint())
-}
-
 #[test]
 fn mock_refuses_what_the_real_service_refuses() {
     let imds = MockImds::start(Flavor::Oci);
@@ -49,7 +43,7 @@ fn mock_refuses_what_the_real_service_refuses() {
 #[test]
 fn imds_client_aliases_and_raw_paths() {
     let (root, fakes, imds) = setup("oci-imds", Some(SCRIPT));
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     assert_eq!(t.imds(&["@hostname"]).ok().stdout, "alpine-oci\n");
     assert_eq!(t.imds(&["@local-hostname"]).ok().stdout, "alpine-oci\n");
     assert_eq!(t.imds(&["@ssh-keys"]).ok().stdout, KEYS);
@@ -67,7 +61,7 @@ fn imds_client_aliases_and_raw_paths() {
 #[test]
 fn full_first_boot() {
     let (root, fakes, imds) = setup("oci-boot", Some(SCRIPT));
-    let log = first_boot_ok(&tc(&root, &fakes, &imds));
+    let log = first_boot_ok(&Tc::against(&root, &fakes, &imds));
     let want = support::Booted {
         cloud: "oci",
         fqdn: "alpine-oci",
@@ -86,7 +80,7 @@ fn invalid_base64_userdata_fails_and_writes_nothing() {
         "instance/metadata/user_data",
         "#!/bin/sh\necho not encoded\n",
     );
-    let r = tc(&root, &fakes, &imds).run(&["early"]);
+    let r = Tc::against(&root, &fakes, &imds).run(&["early"]);
     r.failed()
         .has("save_userdata: failed")
         .has("OCI instance/metadata/user_data: invalid base64 character at offset 0");
@@ -99,7 +93,7 @@ fn invalid_base64_userdata_fails_and_writes_nothing() {
 fn no_userdata_and_no_keys_are_fine() {
     let (root, fakes, imds) = setup("oci-empty", None);
     imds.remove("instance/metadata/ssh_authorized_keys");
-    let log = first_boot_ok(&tc(&root, &fakes, &imds));
+    let log = first_boot_ok(&Tc::against(&root, &fakes, &imds));
     assert!(log.contains("set_ssh_keys: no ssh key found"), "{log}");
     assert!(log.contains("missing_userdata: done"), "{log}");
     assert!(!root.exists("home/alpine/.ssh"));

@@ -16,12 +16,6 @@ fn setup(name: &str, userdata: &str) -> (FakeRoot, Fakes, MockImds) {
     (root, fakes, imds)
 }
 
-fn tc<'a>(root: &'a FakeRoot, fakes: &'a Fakes, imds: &MockImds) -> Tc<'a> {
-    Tc::new(root)
-        .fakes(fakes)
-        .env("IMDS_ENDPOINT", imds.endpoint())
-}
-
 fn count(text: &str, needle: &str) -> usize {
     text.lines().filter(|l| l.contains(needle)).count()
 }
@@ -120,7 +114,7 @@ fn full_alpine_config_and_rerun_converges() {
     let (root, fakes, imds) = setup("ud-full", FULL);
     root.mkdir("etc/sudoers.d");
     root.write("etc/append", "line1\n");
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     let runs = t.first_boot();
     let mut log = String::new();
     let mut out = String::new();
@@ -340,7 +334,7 @@ fn members(group: &str, name: &str) -> Vec<String> {
 fn cloud_config_user_renames_the_default_user() {
     let ud = "#cloud-config\nuser: ops\nssh_authorized_keys: [ssh-ed25519 AAAAextra x]\n";
     let (root, fakes, imds) = setup("ud-user", ud);
-    let log = first_boot_ok(&tc(&root, &fakes, &imds));
+    let log = first_boot_ok(&Tc::against(&root, &fakes, &imds));
     assert!(log.contains("userdata_user: default user is ops"), "{log}");
     assert!(
         root.read("etc/passwd")
@@ -363,7 +357,7 @@ fn first_users_entry_becomes_the_default_user_with_its_settings() {
     let ud = "#cloud-config\nusers:\n  - name: eve\n    gecos: Eve\n    shell: /bin/ash\n    groups: [audio]\n";
     let (root, fakes, imds) = setup("ud-users0", ud);
     root.write("etc/apk/repositories", "https://mirror/v3.20/main\n");
-    first_boot_ok(&tc(&root, &fakes, &imds));
+    first_boot_ok(&Tc::against(&root, &fakes, &imds));
     let passwd = root.read("etc/passwd");
     assert!(
         passwd.contains("\neve:x:1000:1000:Eve:/home/eve:/bin/ash\n"),
@@ -392,7 +386,7 @@ fn first_users_entry_becomes_the_default_user_with_its_settings() {
 #[test]
 fn user_mapping_without_name_keeps_the_default() {
     let (root, fakes, imds) = setup("ud-noname", "#alpine-config\nuser:\n  gecos: x\n");
-    let log = first_boot_ok(&tc(&root, &fakes, &imds));
+    let log = first_boot_ok(&Tc::against(&root, &fakes, &imds));
     assert!(
         log.contains("user: a mapping without 'name'; default user kept (line 3)"),
         "{log}"
@@ -409,7 +403,7 @@ fn an_existing_user_gets_its_groups_and_keys() {
     let group = root.read("etc/group") + "dave:x:1500:\n";
     root.write("etc/group", group);
     root.mkdir("home/dave");
-    let log = first_boot_ok(&tc(&root, &fakes, &imds));
+    let log = first_boot_ok(&Tc::against(&root, &fakes, &imds));
     assert!(
         log.contains("dave already exists, added to wheel video"),
         "{log}"
@@ -434,7 +428,7 @@ fn an_existing_user_gets_its_groups_and_keys() {
 /// with `expect` and change nothing.
 fn main_fails_cleanly(name: &str, ud: &str, expect: &[&str]) {
     let (root, fakes, imds) = setup(name, ud);
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     t.run(&["boot"]).ok();
     t.run(&["early"]).ok();
     let calls = fakes.calls().len();
@@ -463,7 +457,7 @@ fn bad_yaml_names_the_line() {
     );
     let r = {
         let (root, fakes, imds) = setup("ud-badyaml2", "#cloud-config\na: 1\n  b: 2\n");
-        let t = tc(&root, &fakes, &imds);
+        let t = Tc::against(&root, &fakes, &imds);
         t.run(&["early"]).ok();
         t.run(&["main"])
     };
@@ -513,7 +507,7 @@ fn write_files_through_a_symlink_out_of_root_is_refused() {
     let (root, fakes, imds) = setup("ud-symlink", ud);
     let elsewhere = support::scratch("ud-elsewhere");
     std::os::unix::fs::symlink(&elsewhere, root.path("etc/outside")).unwrap();
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     t.run(&["early"]).ok();
     t.run(&["main"])
         .failed()
@@ -526,7 +520,7 @@ fn write_files_through_a_symlink_out_of_root_is_refused() {
 fn unknown_owner_is_a_warning_and_the_file_root_owned() {
     let ud = "#alpine-config\nwrite_files:\n  - path: /etc/owned\n    content: x\n    owner: nobody2:nogroup\n";
     let (root, fakes, imds) = setup("ud-owner", ud);
-    let log = first_boot_ok(&tc(&root, &fakes, &imds));
+    let log = first_boot_ok(&Tc::against(&root, &fakes, &imds));
     assert!(
         log.contains("/etc/owned: owner nobody2:nogroup is not in /etc/passwd"),
         "{log}"
@@ -539,7 +533,7 @@ fn unknown_owner_is_a_warning_and_the_file_root_owned() {
 fn failing_bootcmd_stops_main_and_failing_runcmd_stops_final() {
     let ud = "#cloud-config\nbootcmd:\n  - 'true'\n  - exit 7\n  - touch \"$ROOT/never\"\n";
     let (root, fakes, imds) = setup("ud-bootfail", ud);
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     t.run(&["early"]).ok();
     t.run(&["main"])
         .failed()
@@ -549,7 +543,7 @@ fn failing_bootcmd_stops_main_and_failing_runcmd_stops_final() {
 
     let ud = "#cloud-config\nruncmd:\n  - [false]\n";
     let (root, fakes, imds) = setup("ud-runfail", ud);
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     let runs = t.first_boot();
     runs[3]
         .failed()
@@ -566,7 +560,7 @@ fn ntp_clients() {
     ] {
         let ud = format!("#alpine-config\nntp:\n  enabled: yes\n  ntp_client: {client}\n");
         let (root, fakes, imds) = setup("ud-ntp", &ud);
-        first_boot_ok(&tc(&root, &fakes, &imds));
+        first_boot_ok(&Tc::against(&root, &fakes, &imds));
         let calls = fakes.calls();
         let apk_adds: Vec<_> = calls.iter().filter(|c| c.starts_with("apk add")).collect();
         match package {
@@ -583,7 +577,7 @@ fn ntp_clients() {
         );
     }
     let (root, fakes, imds) = setup("ud-ntp-off", "#alpine-config\nntp:\n  ntp_client: chrony\n");
-    first_boot_ok(&tc(&root, &fakes, &imds));
+    first_boot_ok(&Tc::against(&root, &fakes, &imds));
     assert!(!fakes.calls().iter().any(|c| c.starts_with("rc-service")));
 }
 
@@ -600,7 +594,7 @@ fn repositories_follow_os_release() {
             "etc/os-release",
             format!("ID=alpine\nVERSION_ID={version_id}\n"),
         );
-        first_boot_ok(&tc(&root, &fakes, &imds));
+        first_boot_ok(&Tc::against(&root, &fakes, &imds));
         assert_eq!(
             root.read("etc/apk/repositories"),
             format!("https://m/alpine/{dir}/main\n")
@@ -643,7 +637,7 @@ fn autoinstall_picks_the_largest_empty_disk() {
         "setup-disk",
         &format!("echo \"$ERASE_DISKS\" > '{}'", env_log.display()),
     );
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     t.run(&["--enable"]).ok();
     assert!(
         root.link("etc/runlevels/default/tiny-cloud-final")
@@ -682,7 +676,7 @@ fn autoinstall_without_an_empty_disk_installs_nothing() {
     let (root, fakes, imds) = setup("ud-autoinstall-none", "#alpine-config\nautoinstall: on\n");
     disks(&root);
     fakes.script("blkid", "echo \"$1: TYPE=\\\"ext4\\\"\"");
-    let t = tc(&root, &fakes, &imds);
+    let t = Tc::against(&root, &fakes, &imds);
     let runs = t.first_boot();
     runs.last()
         .unwrap()
@@ -698,7 +692,8 @@ fn autoinstall_without_an_empty_disk_installs_nothing() {
 fn skipped_actions_and_explicit_lists() {
     let ud = "#cloud-config\npackages: [curl]\nruncmd: [[touch, /tmp/x]]\n";
     let (root, fakes, imds) = setup("ud-skip", ud);
-    let t = tc(&root, &fakes, &imds).env("SKIP_INIT_ACTIONS", "userdata_packages userdata_runcmd");
+    let t = Tc::against(&root, &fakes, &imds)
+        .env("SKIP_INIT_ACTIONS", "userdata_packages userdata_runcmd");
     let log = first_boot_ok(&t);
     assert!(log.contains("userdata_packages: skipped"), "{log}");
     assert!(log.contains("userdata_runcmd: skipped"), "{log}");

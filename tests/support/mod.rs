@@ -101,6 +101,13 @@ impl<'a> Tc<'a> {
         }
     }
 
+    /// The usual setup of a cloud test: fakes on PATH, IMDS_ENDPOINT at the mock.
+    pub fn against(root: &'a FakeRoot, fakes: &'a Fakes, imds: &mock_imds::MockImds) -> Tc<'a> {
+        Tc::new(root)
+            .fakes(fakes)
+            .env("IMDS_ENDPOINT", imds.endpoint())
+    }
+
     pub fn fakes(mut self, fakes: &'a Fakes) -> Self {
         self.fakes = Some(fakes);
         self
