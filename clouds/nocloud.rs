@@ -482,7 +482,7 @@ fn resolve(node: &Node) -> Option<(bool, String)> {
     };
     let real = match t.trim_start_matches(['+', '-']) {
         ".inf" | ".Inf" | ".INF" | ".nan" | ".NaN" | ".NAN" => true,
-        _ => t.bytes().any(|b| b.is_ascii_digit()) && t.parse::<f64>().is_ok(),
+        _ => is_core_float(t),
     };
     let typed = |s: String| Some((false, s));
     match tag.as_deref() {
@@ -509,6 +509,42 @@ fn resolve(node: &Node) -> Option<(bool, String)> {
             }
         }
     }
+}
+
+/// The YAML 1.2 core schema's float pattern,
+/// `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`,
+/// checked by hand: only whether a value is a number matters here, and
+/// `str::parse::<f64>` would link about 12 KB of float parsing for it.
+fn is_core_float(t: &str) -> bool {
+    fn digits(s: &[u8]) -> usize {
+        s.iter().take_while(|b| b.is_ascii_digit()).count()
+    }
+    let mut s = t.as_bytes();
+    if let [b'+' | b'-', rest @ ..] = s {
+        s = rest;
+    }
+    let whole = digits(s);
+    s = &s[whole..];
+    let mut fraction = 0;
+    if let [b'.', rest @ ..] = s {
+        fraction = digits(rest);
+        s = &rest[fraction..];
+    }
+    if whole == 0 && fraction == 0 {
+        return false;
+    }
+    if let [b'e' | b'E', rest @ ..] = s {
+        s = rest;
+        if let [b'+' | b'-', rest @ ..] = s {
+            s = rest;
+        }
+        let exponent = digits(s);
+        if exponent == 0 {
+            return false;
+        }
+        s = &s[exponent..];
+    }
+    s.is_empty()
 }
 
 fn get<'a>(pairs: &'a Pairs, name: &str) -> Option<&'a Node> {
@@ -805,6 +841,18 @@ impl Cloud for NoCloud {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn core_schema_floats() {
+        for yes in ["1.5", "-1.5", "+.5", "1.", "1e5", "2.5E-3", "0", "-0.0e+0"] {
+            assert!(super::is_core_float(yes), "{yes}");
+        }
+        for no in [
+            "", ".", "+", "e5", "1e", "1e+", "1.5.2", "1_000", "0x1f", "inf", "1.5 ", "v1.5",
+        ] {
+            assert!(!super::is_core_float(no), "{no}");
+        }
+    }
+
     use super::*;
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
