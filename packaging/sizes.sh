@@ -1,7 +1,10 @@
 #!/bin/sh
 # Measure the stripped release binary of every single-cloud feature set and
 # of the default (all clouds) set against an empty `fn main() {}` built with
-# the same profile, and keep the table in features.md up to date.
+# the same profile, and keep features.md up to date: the size table between
+# its markers, and the "binary size" column of the feature table (the table
+# whose header is "| feature | cloud | what it fetches ... | binary size |
+# APK |": each row that starts with "| `CLOUD` |", size the fourth column).
 #
 # usage: sizes.sh            rebuild, rewrite the table in features.md
 #        sizes.sh --check    rebuild, fail if the table is stale (for CI);
@@ -37,6 +40,8 @@ esac
 target_dir=${PACKAGING_TARGET_DIR:-$top/target/packaging}
 bin=$target_dir/sizes
 clouds=$("$here/build-clouds.sh" --list)
+# " aws azure ... ": awk looks a name up with index(" NAME ").
+cloud_words=" $(printf '%s\n' "$clouds" | tr '\n' ' ')"
 
 # shellcheck disable=SC2086 # cloud names are plain words
 PACKAGING_TARGET_DIR=$target_dir "$here/build-clouds.sh" "$bin" $clouds all
@@ -59,7 +64,9 @@ rustc_v=$(${RUSTC:-rustc} -V | cut -d' ' -f2)
 host=$(${RUSTC:-rustc} -vV | sed -n 's/^host: //p')
 over=0
 table=$(mktemp)
-trap 'rm -f "$table" "$table.doc"' EXIT
+kibs=$table.kibs
+trap 'rm -f "$table" "$table.doc" "$kibs"' EXIT
+: >"$kibs"
 
 row() { # SET FILE APK
 	bytes=$(size_of "$2")
@@ -67,6 +74,7 @@ row() { # SET FILE APK
 	kib=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1024 }')
 	dkib=$(awk -v b="$delta" 'BEGIN { printf "%+.1f", b / 1024 }')
 	echo "| $1 | $bytes | $kib | $delta ($dkib KiB) | $3 |" >>"$table"
+	echo "$1 $kib" >>"$kibs"
 }
 
 budget() { # SET FILE LIMIT
@@ -101,19 +109,61 @@ current() {
 	awk -v b="$begin" -v e="$end" '$0 == e { in_t = 0 } in_t { print } $0 == b { in_t = 1 }' "$doc"
 }
 
+# The document as `just sizes` would leave it: the new table between the
+# markers and each cloud's row of the feature table given its new size.
+# Fails on a cloud row without the five columns.
+updated() {
+	awk -v b="$begin" -v e="$end" -v t="$table" '
+		$0 == b { print; while ((getline l < t) > 0) print l; skip = 1; next }
+		$0 == e { skip = 0 }
+		!skip { print }' "$doc" |
+		awk -F' [|] ' -v OFS=' | ' -v kibs="$kibs" -v clouds="$cloud_words" '
+		BEGIN { while ((getline l < kibs) > 0) { split(l, f, " "); kib[f[1]] = f[2] } }
+		/^\| feature \| cloud \| what it fetches/ { in_t = 1 }
+		!/^\|/ { in_t = 0 }
+		in_t && /^\| `[^`]+` \| / {
+			name = $1; sub(/^\| `/, "", name); sub(/`$/, "", name)
+			if (index(clouds, " " name " ")) {
+				if (NF != 5) { print "sizes.sh: the feature table row for " name " needs 5 columns (size 4th)" > "/dev/stderr"; bad = 1 }
+				$4 = kib[name] " KiB"
+				seen[name] = 1
+			}
+		}
+		{ print }
+		END {
+			n = split(clouds, c, " ")
+			for (i = 1; i <= n; i++) if (!(c[i] in seen)) { print "sizes.sh: the feature table has no row for `" c[i] "`" > "/dev/stderr"; bad = 1 }
+			exit bad
+		}'
+}
+updated >"$table.doc"
+
 if [ "$check" = 1 ]; then
 	stale=0
 	if [ "${SIZES_TOLERANCE:-0}" = 0 ]; then
-		current | cmp -s - "$table" || stale=1
+		cmp -s "$doc" "$table.doc" || stale=1
 	else
-		# Same rows in the same order, each size within the tolerance.
+		# Same rows in the same order, each size within the tolerance; the
+		# feature table's sizes (KiB, one decimal) within it too.
 		current | grep '^| [^-]' | awk -F' [|] ' -v t="$SIZES_TOLERANCE" -v new="$table" '
 			BEGIN { while ((getline l < new) > 0) if (l ~ /^\| [^-]/) { split(l, f, " [|] "); n++; name[n] = f[1]; size[n] = f[2] } }
 			{ i++; d = $2 - size[i]; if (d < 0) d = -d; if ($1 != name[i] || d > t) bad = 1 }
 			END { exit (bad || i != n) }' || stale=1
+		awk -F' [|] ' -v t="$SIZES_TOLERANCE" -v kibs="$kibs" -v clouds="$cloud_words" '
+			BEGIN { while ((getline l < kibs) > 0) { split(l, f, " "); kib[f[1]] = f[2] } }
+			/^\| feature \| cloud \| what it fetches/ { in_t = 1 }
+			!/^\|/ { in_t = 0 }
+			in_t && /^\| `[^`]+` \| / {
+				name = $1; sub(/^\| `/, "", name); sub(/`$/, "", name)
+				if (!index(clouds, " " name " ")) next
+				got = $4; sub(/ KiB$/, "", got)
+				d = (got - kib[name]) * 1024; if (d < 0) d = -d
+				if (got !~ /^[0-9.]+$/ || d > t + 52) bad = 1
+			}
+			END { exit bad }' "$doc" || stale=1
 	fi
 	if [ "$stale" = 1 ]; then
-		echo "sizes.sh: the table in features.md is stale; run \`just sizes\`. New table:" >&2
+		echo "sizes.sh: the sizes in features.md are stale; run \`just sizes\`. New table:" >&2
 		cat "$table" >&2
 		exit 1
 	fi
@@ -125,10 +175,6 @@ if [ "$check" = 1 ]; then
 	exit 0
 fi
 
-awk -v b="$begin" -v e="$end" -v t="$table" '
-	$0 == b { print; while ((getline l < t) > 0) print l; skip = 1; next }
-	$0 == e { skip = 0 }
-	!skip { print }' "$doc" >"$table.doc"
 cat "$table.doc" >"$doc"
 cat "$table"
 [ "$over" = 0 ] || echo "WARNING: over budget, see above" >&2

@@ -1056,9 +1056,20 @@ fn sizes_env(tmp: &Path, cmd: &mut Command) {
 fn sizes_sh_writes_and_checks_the_table() {
     let tmp = TempDir::new("sizes");
     let doc = tmp.path().join("features.md");
+    let mut intro =
+        String::from("# intro\n\n| feature | cloud | what it fetches | binary size | APK |\n");
+    for cloud in clouds() {
+        intro += &format!("| `{cloud}` | {cloud} | a | b | ? KiB | `tiny-cloud-{cloud}` |\n");
+    }
+    // Five columns each; "a | b" above is one of them too many.
+    let five_columns = intro.replace(" | a | b | ", " | a, b | ");
+    // Another table with cloud rows is left alone.
+    let other = "\n| feature | cloud | detected by | sent with |\n| `aws` | x | y | z |\n";
+    intro += other;
+    let five_columns = five_columns + other;
     fs::write(
         &doc,
-        "# intro\n\n<!-- sizes:begin -->\nold table\n<!-- sizes:end -->\n\ntail\n",
+        format!("{intro}\n<!-- sizes:begin -->\nold table\n<!-- sizes:end -->\n\ntail\n"),
     )
     .unwrap();
     let sizes = |args: &[&str], extra: &[(&str, &str)]| {
@@ -1071,6 +1082,12 @@ fn sizes_sh_writes_and_checks_the_table() {
         run(&mut cmd)
     };
 
+    let out = sizes(&[], &[]);
+    assert!(!out.status.success(), "a six-column feature row is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs 5 columns"));
+    let text = fs::read_to_string(&doc).unwrap();
+    fs::write(&doc, text.replace(&intro, &five_columns)).unwrap();
+
     let out = sizes(&["--check"], &[]);
     assert!(!out.status.success(), "an old table must be stale");
     assert!(String::from_utf8_lossy(&out.stderr).contains("stale"));
@@ -1082,8 +1099,9 @@ fn sizes_sh_writes_and_checks_the_table() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = fs::read_to_string(&doc).unwrap();
+    let filled = five_columns.replace("? KiB", "2.0 KiB");
     assert!(
-        text.starts_with("# intro\n\n<!-- sizes:begin -->\n"),
+        text.starts_with(&format!("{filled}\n<!-- sizes:begin -->\n")),
         "{text}"
     );
     assert!(text.ends_with("<!-- sizes:end -->\n\ntail\n"), "{text}");
@@ -1128,6 +1146,20 @@ fn sizes_sh_writes_and_checks_the_table() {
             .status
             .success()
     );
+    fs::write(&doc, &text).unwrap();
+
+    // The feature table's size column is checked too, within the tolerance.
+    let first = &clouds()[0];
+    let cell = format!("| 2.0 KiB | `tiny-cloud-{first}` |");
+    let off = text.replace(&cell, &format!("| 9.0 KiB | `tiny-cloud-{first}` |"));
+    fs::write(&doc, &off).unwrap();
+    for tolerance in ["0", "10"] {
+        let out = sizes(&["--check"], &[("SIZES_TOLERANCE", tolerance)]);
+        assert!(
+            !out.status.success(),
+            "size column off, tolerance {tolerance}"
+        );
+    }
     fs::write(&doc, &text).unwrap();
 
     // Over budget: a warning when writing the table, a failure when checking.
