@@ -109,6 +109,20 @@ current() {
 	awk -v b="$begin" -v e="$end" '$0 == e { in_t = 0 } in_t { print } $0 == b { in_t = 1 }' "$doc"
 }
 
+# The start of both awk programs that read the feature table: loads the
+# new sizes into kib[] and sets `name` to the cloud of a feature-table row
+# (empty on every other line).
+# shellcheck disable=SC2016 # awk's $1, not the shell's
+feature_rows='
+	BEGIN { while ((getline l < kibs) > 0) { split(l, f, " "); kib[f[1]] = f[2] } }
+	/^\| feature \| cloud \| what it fetches/ { in_t = 1 }
+	!/^\|/ { in_t = 0 }
+	{ name = "" }
+	in_t && /^\| `[^`]+` \| / {
+		name = $1; sub(/^\| `/, "", name); sub(/`$/, "", name)
+		if (!index(clouds, " " name " ")) name = ""
+	}'
+
 # The document as `just sizes` would leave it: the new table between the
 # markers and each cloud's row of the feature table given its new size.
 # Fails on a cloud row without the five columns.
@@ -117,17 +131,11 @@ updated() {
 		$0 == b { print; while ((getline l < t) > 0) print l; skip = 1; next }
 		$0 == e { skip = 0 }
 		!skip { print }' "$doc" |
-		awk -F' [|] ' -v OFS=' | ' -v kibs="$kibs" -v clouds="$cloud_words" '
-		BEGIN { while ((getline l < kibs) > 0) { split(l, f, " "); kib[f[1]] = f[2] } }
-		/^\| feature \| cloud \| what it fetches/ { in_t = 1 }
-		!/^\|/ { in_t = 0 }
-		in_t && /^\| `[^`]+` \| / {
-			name = $1; sub(/^\| `/, "", name); sub(/`$/, "", name)
-			if (index(clouds, " " name " ")) {
-				if (NF != 5) { print "sizes.sh: the feature table row for " name " needs 5 columns (size 4th)" > "/dev/stderr"; bad = 1 }
-				$4 = kib[name] " KiB"
-				seen[name] = 1
-			}
+		awk -F' [|] ' -v OFS=' | ' -v kibs="$kibs" -v clouds="$cloud_words" "$feature_rows"'
+		name != "" {
+			if (NF != 5) { print "sizes.sh: the feature table row for " name " needs 5 columns (size 4th)" > "/dev/stderr"; bad = 1 }
+			$4 = kib[name] " KiB"
+			seen[name] = 1
 		}
 		{ print }
 		END {
@@ -149,13 +157,8 @@ if [ "$check" = 1 ]; then
 			BEGIN { while ((getline l < new) > 0) if (l ~ /^\| [^-]/) { split(l, f, " [|] "); n++; name[n] = f[1]; size[n] = f[2] } }
 			{ i++; d = $2 - size[i]; if (d < 0) d = -d; if ($1 != name[i] || d > t) bad = 1 }
 			END { exit (bad || i != n) }' || stale=1
-		awk -F' [|] ' -v t="$SIZES_TOLERANCE" -v kibs="$kibs" -v clouds="$cloud_words" '
-			BEGIN { while ((getline l < kibs) > 0) { split(l, f, " "); kib[f[1]] = f[2] } }
-			/^\| feature \| cloud \| what it fetches/ { in_t = 1 }
-			!/^\|/ { in_t = 0 }
-			in_t && /^\| `[^`]+` \| / {
-				name = $1; sub(/^\| `/, "", name); sub(/`$/, "", name)
-				if (!index(clouds, " " name " ")) next
+		awk -F' [|] ' -v t="$SIZES_TOLERANCE" -v kibs="$kibs" -v clouds="$cloud_words" "$feature_rows"'
+			name != "" {
 				got = $4; sub(/ KiB$/, "", got)
 				d = (got - kib[name]) * 1024; if (d < 0) d = -d
 				if (got !~ /^[0-9.]+$/ || d > t + 52) bad = 1
