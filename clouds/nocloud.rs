@@ -841,19 +841,19 @@ impl Cloud for NoCloud {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn core_schema_floats() {
         for yes in ["1.5", "-1.5", "+.5", "1.", "1e5", "2.5E-3", "0", "-0.0e+0"] {
-            assert!(super::is_core_float(yes), "{yes}");
+            assert!(is_core_float(yes), "{yes}");
         }
         for no in [
             "", ".", "+", "e5", "1e", "1e+", "1.5.2", "1_000", "0x1f", "inf", "1.5 ", "v1.5",
         ] {
-            assert!(!super::is_core_float(no), "{no}");
+            assert!(!is_core_float(no), "{no}");
         }
     }
-
-    use super::*;
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
         v.iter()

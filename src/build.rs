@@ -8,15 +8,15 @@
 //!   (glibc >= 2.36, musl >= 1.2.4), so this is only done when building on
 //!   the target itself and its libc is that new: a binary that needs a
 //!   newer loader than the machine it was built on would be a trap.
-//! * With `panic = "abort"` (our release profile) nothing ever unwinds, so the unwind tables
-//!   (`.eh_frame`, its index and `.gcc_except_table`, about 90 KB, nearly
-//!   all of it std's, which is shipped pre-compiled with them) are dead
-//!   weight. A linker script drops them. The one thing lost is the stack
+//! * With `panic = "abort"` (our release profile) nothing ever unwinds, so
+//!   the unwind tables (`.eh_frame`, its index and `.gcc_except_table`,
+//!   about 90 KB, nearly all of it std's, which is shipped pre-compiled
+//!   with them) are dead weight. A linker script drops them. The one thing lost is the stack
 //!   trace a panic prints under `RUST_BACKTRACE`; the message and location
 //!   still print and the process still aborts.
 //!
 //! Only release builds for Linux get these; `TINY_CLOUD_PLAIN_LINK=1` turns
-//! both off (an old libc, or a linker that rejects them).
+//! both off (for a linker that rejects them).
 use std::{env, fs, path::PathBuf, process::Command};
 
 /// Discards the unwind tables. `INSERT AFTER` makes this an addition to the
